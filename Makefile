@@ -1,0 +1,151 @@
+# kina — build, test, install.  `make` builds into build/; `make test` is what CI runs.
+#
+# Variables follow LuaRocks' names (CC, CFLAGS, LIBFLAG, LUA_INCDIR) so `make` and
+# `luarocks make` agree.  PORTABLE=1 forces the portable POSIX paths (the ones macOS takes).
+
+SHELL      := /bin/bash
+.SHELLFLAGS := -o pipefail -c
+PREFIX     ?= /usr/local
+BUILD      ?= build
+LUA        ?= lua5.4
+BUSTED     ?= busted
+CC         ?= cc
+UNAME_S    := $(shell uname -s)
+
+# Lua headers and library: pkg-config names differ between Debian and Homebrew.
+LUA_PC     := $(shell for p in lua5.4 lua-5.4 lua54 lua; do pkg-config --exists $$p 2>/dev/null && echo $$p && break; done)
+LUA_CFLAGS ?= $(if $(LUA_PC),$(shell pkg-config --cflags $(LUA_PC)),-I/usr/include/lua5.4)
+LUA_LIBS   ?= $(if $(LUA_PC),$(shell pkg-config --libs $(LUA_PC)),-llua5.4)
+
+WARN       := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT        ?= -O2 -g
+CFLAGS     ?= $(OPT)
+KINA_CFLAGS = -std=c99 -fPIC $(WARN) $(LUA_CFLAGS) $(if $(PORTABLE),-DKINA_PORTABLE=1) $(SANFLAGS)
+ifeq ($(UNAME_S),Darwin)
+LIBFLAG    ?= -bundle -undefined dynamic_lookup
+HOST_LDFLAGS ?=
+else
+LIBFLAG    ?= -shared
+HOST_LDFLAGS ?= -Wl,-E -ldl
+endif
+
+MODULES    := $(patsubst core/%.c,%,$(filter-out core/main.c,$(wildcard core/*.c)))
+MODULE_SOS := $(patsubst %,$(BUILD)/lib/kina/core/%.so,$(MODULES))
+MODULE_OBJS:= $(patsubst %,$(BUILD)/obj/%.o,$(MODULES))
+HEADERS    := $(wildcard core/*.h)
+
+.PHONY: all deps demo test test-unit test-portable test-clang test-install sanitize valgrind bench install uninstall clean lint
+
+all: $(BUILD)/kina $(MODULE_SOS) $(BUILD)/sim/container
+
+$(BUILD)/obj/%.o: core/%.c $(HEADERS) Makefile
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(KINA_CFLAGS) -c $< -o $@
+
+$(BUILD)/lib/kina/core/%.so: $(BUILD)/obj/%.o
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(SANFLAGS) $(LIBFLAG) -o $@ $<
+
+# The host links every core module in and registers them in package.preload.
+$(BUILD)/obj/preload.h: Makefile $(wildcard core/*.c)
+	@mkdir -p $(dir $@)
+	@{ for m in $(MODULES); do echo "KINA_MODULE($$m)"; done; } > $@
+
+$(BUILD)/kina: core/main.c $(MODULE_OBJS) $(BUILD)/obj/preload.h $(HEADERS)
+	$(CC) $(CFLAGS) $(KINA_CFLAGS) -I$(BUILD)/obj -o $@ core/main.c $(MODULE_OBJS) $(LUA_LIBS) -lm $(HOST_LDFLAGS)
+
+# The simulator of Apple's `container` CLI is the same host under another name.
+$(BUILD)/sim/container: $(BUILD)/kina
+	@mkdir -p $(dir $@)
+	ln -sf ../kina $@
+
+# ---------------------------------------------------------------------------
+# Dependencies: Debian's packages (apt-get) or, on macOS, Homebrew + LuaRocks.
+DEB_PACKAGES := lua5.4 liblua5.4-dev lua-luv lua-cjson lua-yaml lua-busted luarocks pkg-config gcc make
+deps:
+	@if [ "$(UNAME_S)" = Darwin ]; then \
+	  command -v lua5.4 >/dev/null 2>&1 || command -v lua >/dev/null 2>&1 || { echo "install Lua 5.4: brew install lua luarocks"; exit 1; }; \
+	  $(LUA) -e 'require"luv" require"cjson" require"lyaml"' 2>/dev/null || \
+	    luarocks --lua-version=5.4 install --only-deps kina-scm-1.rockspec; \
+	  command -v $(BUSTED) >/dev/null 2>&1 || luarocks --lua-version=5.4 install busted; \
+	elif command -v dpkg-query >/dev/null 2>&1; then \
+	  missing=""; for p in $(DEB_PACKAGES); do \
+	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; done; \
+	  if [ -n "$$missing" ]; then \
+	    echo "installing:$$missing"; \
+	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	  fi; \
+	else echo "unknown system: install Lua 5.4, luv, lua-cjson, lyaml and busted by hand"; fi
+
+# ---------------------------------------------------------------------------
+demo: deps all
+	$(BUILD)/kina run examples/hello.lua
+
+# Every test: the suite, the suite on the portable POSIX path (the one macOS takes), the sanitizer
+# build, a clang build, and an install through LuaRocks. The last line sums up every busted run.
+BUSTED_RUN = $(BUSTED) --lua=$(LUA) -o plainTerminal
+test: deps
+	@rm -f build-logs/*.log; mkdir -p build-logs
+	$(MAKE) all
+	$(MAKE) test-unit
+	$(MAKE) test-portable
+	$(MAKE) sanitize
+	$(MAKE) test-clang
+	$(MAKE) test-install
+	@cat build-logs/*.log | awk '/successes \/ / { s += $$1; f += $$4; e += $$7 } \
+	  END { printf "kina: %d passed, %d failed\n", s, f + e; exit (f + e > 0) }'
+
+test-unit: all
+	@mkdir -p build-logs
+	$(BUSTED_RUN) --cpath='./$(BUILD)/lib/?.so' spec | tee build-logs/unit.log
+
+test-portable:
+	@mkdir -p build-logs
+	$(MAKE) BUILD=build-portable PORTABLE=1 all
+	KINA_BUILD=build-portable $(BUSTED_RUN) --cpath='./build-portable/lib/?.so' spec | tee build-logs/portable.log
+
+ASAN_LIB := $(shell $(CC) -print-file-name=libasan.so 2>/dev/null)
+SANITIZE_SPECS ?= spec/runner_spec.lua
+sanitize:
+	@mkdir -p build-logs
+	$(MAKE) BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' SANFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=all' all
+	KINA_BUILD=build-asan LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  $(BUSTED_RUN) --cpath='./build-asan/lib/?.so' $(SANITIZE_SPECS) | tee build-logs/sanitize.log
+
+# Warnings are errors with clang too.
+test-clang:
+	@if command -v clang >/dev/null 2>&1; then $(MAKE) BUILD=build-clang CC=clang all; \
+	else echo "clang not installed: skipping the clang build"; fi
+
+# `luarocks make` into a throw-away tree, then the installed kina runs and `require "kina"` works.
+test-install:
+	@mkdir -p build-logs
+	rm -rf build-rocktree
+	luarocks --lua-version=5.4 lint kina-scm-1.rockspec
+	luarocks --lua-version=5.4 make --deps-mode=none --tree=build-rocktree kina-scm-1.rockspec >/dev/null
+	rm -f core/*.o; rm -rf kina   # what luarocks' builtin build leaves in the source tree
+	KINA_ROCKTREE=build-rocktree $(BUSTED_RUN) spec/install_spec.lua | tee build-logs/install.log
+
+bench: all
+	$(BUILD)/kina run bench/run.lua
+
+# ---------------------------------------------------------------------------
+LUADIR     ?= $(PREFIX)/share/lua/5.4
+LIBDIR     ?= $(PREFIX)/lib/lua/5.4
+BINDIR     ?= $(PREFIX)/bin
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(LUADIR)/kina $(DESTDIR)$(LIBDIR)/kina/core
+	install -m 0755 $(BUILD)/kina $(DESTDIR)$(BINDIR)/kina
+	install -m 0644 $(MODULE_SOS) $(DESTDIR)$(LIBDIR)/kina/core/
+	cd lua && find kina -name '*.lua' | while read f; do \
+	  install -d $(DESTDIR)$(LUADIR)/$$(dirname $$f); install -m 0644 $$f $(DESTDIR)$(LUADIR)/$$f; done
+	install -d $(DESTDIR)$(LUADIR)/kina/scripts
+	install -m 0644 scripts/*.lua $(DESTDIR)$(LUADIR)/kina/scripts/
+
+uninstall:
+	rm -rf $(DESTDIR)$(BINDIR)/kina $(DESTDIR)$(LUADIR)/kina $(DESTDIR)$(LIBDIR)/kina
+
+clean:
+	rm -rf build build-portable build-asan build-clang build-rocktree build-logs

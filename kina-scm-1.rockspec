@@ -1,0 +1,41 @@
+-- kina: Kubernetes in Apple container. `luarocks --lua-version=5.4 make --deps-mode=none` from a
+-- checkout builds the C core and installs the Lua modules, the workflow scripts and `kina`.
+rockspec_format = "3.0"
+package = "kina"
+version = "scm-1"
+source = {
+  url = "git+https://github.com/kina-sh/kina.git",
+}
+description = {
+  summary = "Local Kubernetes clusters on Apple's container runtime, the way kind does on Docker",
+  detailed = [[
+kina creates, loads and deletes local Kubernetes clusters (kindest/node images) on Apple's
+`container` runtime. A C core (process runner, node spec builder, Apple CLI marshalling) under
+Lua modules and workflow scripts that users can read, copy and change.
+]],
+  license = "Apache-2.0",
+  labels = { "kubernetes", "kind", "macos", "containers" },
+}
+dependencies = {
+  "lua >= 5.4, < 5.5",
+  "luv",
+  "lua-cjson",
+  "lyaml",
+}
+test_dependencies = {
+  "busted",
+}
+build = {
+  type = "builtin",
+  -- lua/ is copied into the module tree as a whole (kina/*.lua); C modules and scripts are listed.
+  modules = {
+    ["kina.core.runner"] = { sources = { "core/runner.c" } },
+    ["kina.scripts.version"] = "scripts/version.lua",
+  },
+  install = {
+    bin = { kina = "scripts/kina" },
+  },
+}
+test = {
+  type = "busted",
+}

@@ -1,0 +1,184 @@
+--- kina.cli — `kina <verb> [<noun>] [flags]`, kind's grammar.
+--
+-- Every command but `help` and `run` is a workflow script in scripts/ that users can read, copy
+-- and run with `kina run`. A script is an ordinary Lua chunk: it gets its arguments as `...` (and
+-- in `arg`), parses them with kina.args, and returns an exit code (nil means 0).
+--
+-- Exit codes: 0 success, 1 error (printed as `ERROR: <message>`), 2 usage error (usage printed),
+-- 130 interrupted.
+
+local args_lib = require "kina.args"
+
+local M = {}
+
+-- verb [noun] -> script name and one-line summary, in `kina help` order
+M.commands = {
+  { words = { "version" }, script = "version", summary = "Print kina's version" },
+  { words = { "run" }, summary = "Run a Lua script with the kina API (kina run FILE.lua [args...])" },
+  { words = { "help" }, summary = "Help about any command" },
+}
+
+local function usage()
+  local out = {
+    "kina creates and manages local Kubernetes clusters on Apple's container runtime.",
+    "",
+    "Usage:",
+    "  kina [-v|-q] <command> [<noun>] [flags]",
+    "",
+    "Commands:",
+  }
+  for _, c in ipairs(M.commands) do
+    out[#out + 1] = ("  %-28s %s"):format(table.concat(c.words, " "), c.summary)
+  end
+  out[#out + 1] = ""
+  out[#out + 1] = "Flags:"
+  out[#out + 1] = "  -v, --verbose   more output (tracebacks on errors)"
+  out[#out + 1] = "  -q, --quiet     only errors"
+  out[#out + 1] = "  -h, --help      help for kina or a command"
+  out[#out + 1] = ""
+  out[#out + 1] = 'Use "kina <command> --help" for more about a command.'
+  return table.concat(out, "\n") .. "\n"
+end
+M.usage = usage
+
+--- Where the workflow scripts are: the host tells us (checkout or prefix), else KINA_SCRIPTS,
+-- else the installed module tree (kina/scripts/*.lua, as LuaRocks installs them).
+function M.script_path(name)
+  local host = package.loaded["kina.host"]
+  local dir = os.getenv("KINA_SCRIPTS") or (host and host.scripts_dir)
+  if dir then
+    local path = dir .. "/" .. name .. ".lua"
+    local f = io.open(path, "r")
+    if f then
+      f:close()
+      return path
+    end
+  end
+  local path = package.searchpath("kina.scripts." .. name, package.path)
+  if path then return path end
+  return nil, ("workflow script %q not found (looked in %s and package.path)"):format(name, dir or "no scripts dir")
+end
+
+local function error_text(err, verbose)
+  if args_lib.is_usage_error(err) then return tostring(err) end
+  local msg = type(err) == "table" and tostring(err) or tostring(err)
+  if not verbose then
+    -- without -v, drop the traceback: keep the message (FILE:LINE: message)
+    msg = msg:gsub("\nstack traceback:.*$", "")
+  end
+  return msg
+end
+
+local function traceback(err)
+  if type(err) == "string" then return debug.traceback(err, 2) end
+  return err
+end
+
+--- Load and call a Lua file with `argv` as its arguments; returns an exit code.
+local function run_file(path, argv, ctx)
+  local chunk, lerr = loadfile(path)
+  if not chunk then
+    io.stderr:write("ERROR: ", lerr, "\n")
+    return 1
+  end
+  local script_arg = { [0] = path }
+  for i, a in ipairs(argv) do script_arg[i] = a end
+  -- The script sees `arg` as a standalone Lua script would (the host's global, not the library's).
+  local saved_arg = rawget(_G, "arg")
+  rawset(_G, "arg", script_arg)
+  local res = table.pack(xpcall(chunk, traceback, table.unpack(argv)))
+  rawset(_G, "arg", saved_arg)
+  if res[1] then
+    local code = res[2]
+    if code == nil or code == true then return 0 end
+    if code == false then return 1 end
+    if math.type(code) == "integer" then return code end
+    return 0
+  end
+  local err = res[2]
+  if args_lib.is_usage_error(err) then
+    io.stderr:write("ERROR: ", err.message, "\n\n", err.usage or "")
+    return 2
+  end
+  local async = package.loaded["kina.async"]
+  if async and async.is_interrupted(err) then
+    io.stderr:write("ERROR: ", tostring(err), "\n")
+    return 130
+  end
+  io.stderr:write("ERROR: ", error_text(err, ctx.verbose), "\n")
+  return 1
+end
+
+local function find_command(words)
+  for _, c in ipairs(M.commands) do
+    local match = true
+    for i, w in ipairs(c.words) do
+      if words[i] ~= w then
+        match = false
+        break
+      end
+    end
+    if match then return c end
+  end
+end
+
+--- Entry point: `argv` is the array of arguments after the program name. Returns the exit code.
+function M.main(argv)
+  local ctx = { verbose = false, quiet = false }
+  local rest = {}
+  local i = 1
+  -- global flags before the verb
+  while i <= #argv do
+    local a = argv[i]
+    if a == "-v" or a == "--verbose" then ctx.verbose = true
+    elseif a == "-q" or a == "--quiet" then ctx.quiet = true
+    elseif a == "-h" or a == "--help" then
+      io.stdout:write(usage())
+      return 0
+    else break end
+    i = i + 1
+  end
+  for j = i, #argv do rest[#rest + 1] = argv[j] end
+  if #rest == 0 then
+    io.stderr:write(usage())
+    return 2
+  end
+  local verb = rest[1]
+  if verb == "help" then
+    local c = rest[2] and find_command({ table.unpack(rest, 2) })
+    if c and c.script then
+      local path = M.script_path(c.script)
+      if path then return run_file(path, { "--help" }, ctx) end
+    end
+    io.stdout:write(usage())
+    return 0
+  end
+  if verb == "run" then
+    local file = rest[2]
+    if file == "-h" or file == "--help" then
+      io.stdout:write("Usage: kina run FILE.lua [args...]\n\nRuns a Lua script with `require \"kina\"` available and `arg` set.\n")
+      return 0
+    end
+    if not file then
+      io.stderr:write("ERROR: kina run needs a script: kina run FILE.lua [args...]\n\n", usage())
+      return 2
+    end
+    return run_file(file, { table.unpack(rest, 3) }, ctx)
+  end
+  local c = find_command(rest)
+  if not c then
+    io.stderr:write(('ERROR: unknown command "%s" for "kina"\n\n'):format(table.concat(rest, " ", 1, math.min(2, #rest))), usage())
+    return 2
+  end
+  local path, perr = M.script_path(c.script)
+  if not path then
+    io.stderr:write("ERROR: ", perr, "\n")
+    return 1
+  end
+  local script_args = { table.unpack(rest, #c.words + 1) }
+  if ctx.verbose then table.insert(script_args, 1, "--verbose") end
+  if ctx.quiet then table.insert(script_args, 1, "--quiet") end
+  return run_file(path, script_args, ctx)
+end
+
+return M

@@ -1,0 +1,22 @@
+-- kina version — print kina's version, the Lua it runs on, and the platform.
+local args = require "kina.args"
+local kina = require "kina"
+local uv = require "luv"
+
+local command = {
+  usage = "kina version",
+  summary = "Prints kina's version, the Lua version and the platform, like `kind version`.",
+  flags = {
+    { name = "verbose", short = "v", kind = "boolean", help = "more output" },
+    { name = "quiet", short = "q", kind = "boolean", help = "only errors" },
+  },
+}
+local opts = args.parse(command, { ... })
+if opts.help then
+  io.stdout:write(args.help(command))
+  return 0
+end
+local uname = uv.os_uname()
+local machine = ({ x86_64 = "amd64", aarch64 = "arm64", arm64 = "arm64" })[uname.machine] or uname.machine
+io.stdout:write(("kina v%s %s %s/%s\n"):format(kina._VERSION, _VERSION, uname.sysname:lower(), machine))
+return 0
