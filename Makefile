@@ -91,6 +91,7 @@ test: deps
 	$(MAKE) test-unit
 	$(MAKE) test-portable
 	$(MAKE) sanitize
+	$(MAKE) valgrind
 	$(MAKE) test-clang
 	$(MAKE) test-install
 	@cat build-logs/*.log | awk '/successes \/ / { s += $$1; f += $$4; e += $$7 } \
@@ -113,6 +114,16 @@ sanitize:
 	KINA_BUILD=build-asan LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
 	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
 	  $(BUSTED_RUN) --cpath='./build-asan/lib/?.so' $(SANITIZE_SPECS) | tee build-logs/sanitize.log
+
+# Under valgrind: no memory error, nothing definitely lost. The portable build, because this
+# valgrind does not know pidfd_open (the runner would fall back anyway, with a warning per call).
+VALGRIND_SPECS ?= spec/runner_spec.lua
+valgrind:
+	@mkdir -p build-logs
+	$(MAKE) BUILD=build-portable PORTABLE=1 all
+	KINA_BUILD=build-portable valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite \
+	  --show-leak-kinds=definite $(LUA) $$(command -v $(BUSTED)) --ignore-lua -o plainTerminal \
+	  --cpath='./build-portable/lib/?.so' $(VALGRIND_SPECS) | tee build-logs/valgrind.log
 
 # Warnings are errors with clang too.
 test-clang:

@@ -22,6 +22,7 @@
 #include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -195,6 +196,42 @@ fail: {
     errno = saved;
     return -1;
   }
+}
+
+/* Resolve the program as execvp would (PATH of this process when it has no slash) into `out`,
+ * so that "not found" and "not executable" are reported the same way everywhere — some
+ * posix_spawn implementations (and valgrind) only learn of them in the child, which exits 127. */
+static int resolve_program(const char *name, char *out, size_t size) {
+  if (!*name) return ENOENT;
+  if (strchr(name, '/')) {
+    if (strlen(name) >= size) return ENAMETOOLONG;
+    strcpy(out, name);
+    return access(out, X_OK) == 0 ? 0 : errno;
+  }
+  const char *path = getenv("PATH");
+  if (!path) path = "/usr/bin:/bin";
+  int err = ENOENT;
+  while (*path) {
+    const char *colon = strchr(path, ':');
+    size_t len = colon ? (size_t)(colon - path) : strlen(path);
+    const char *dir = len ? path : ".";
+    size_t dlen = len ? len : 1;
+    if (dlen + 1 + strlen(name) < size) {
+      memcpy(out, dir, dlen);
+      out[dlen] = '/';
+      strcpy(out + dlen + 1, name);
+      if (access(out, X_OK) == 0) {
+        struct stat st;
+        if (stat(out, &st) == 0 && S_ISREG(st.st_mode)) return 0;
+        err = EACCES;
+      } else if (errno == EACCES) {
+        err = EACCES;
+      }
+    }
+    if (!colon) break;
+    path = colon + 1;
+  }
+  return err;
 }
 
 static const struct {
@@ -613,6 +650,10 @@ static int runner_spawn(lua_State *L) {
   if (in_inherit) sources++;
   if (sources > 1) return luaL_error(L, "%s: give at most one of stdin, stdin_file, stdin_from, stdin_inherit", what);
 
+  char program[4096];
+  int not_runnable = resolve_program(argv[0], program, sizeof program);
+  if (not_runnable) return kina_push_errno(L, not_runnable, argv[0]);
+
   /* The Process userdata exists, closed, before any resource is acquired. */
   process *p = lua_newuserdatauv(L, sizeof *p, PROCESS_UVS);
   memset(p, 0, sizeof *p);
@@ -688,7 +729,7 @@ static int runner_spawn(lua_State *L) {
   posix_spawn_file_actions_addclosefrom_np(&fa, 3); /* fds others opened without CLOEXEC */
 #endif
   pid_t pid;
-  int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv, envp);
+  int rc = posix_spawn(&pid, program, &fa, &attr, argv, envp);
   posix_spawn_file_actions_destroy(&fa);
   posix_spawnattr_destroy(&attr);
   if (rc != 0) { err = rc; err_ctx = argv[0]; goto fail; }
