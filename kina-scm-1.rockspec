@@ -30,6 +30,10 @@ build = {
   -- lua/ is copied into the module tree as a whole (kina/*.lua); C modules and scripts are listed.
   modules = {
     ["kina.core.runner"] = { sources = { "core/runner.c" } },
+    ["kina.core.spec"] = { sources = { "core/spec.c" } },
+    ["kina.core.apple"] = { sources = { "core/apple.c" } },
+    ["kina.core.fs"] = { sources = { "core/fs.c" } },
+    ["kina.core.digest"] = { sources = { "core/digest.c" } },
     ["kina.scripts.version"] = "scripts/version.lua",
   },
   install = {
