@@ -1,0 +1,83 @@
+--- kina.sim.commands.system — system status, version, start, kernel set.
+local json = require("kina.json")
+local render = require("kina.sim.render")
+
+local M = {}
+
+local function roots(S)
+  local home = S.getenv("HOME") or "/Users/kina"
+  return home .. "/Library/Application Support/com.apple.container/", "/usr/local/"
+end
+
+function M.status(S, p)
+  local fmt = p.opts.format or "table"
+  if S.system_stopped then
+    if fmt == "json" then
+      S.out(render.encode({ status = "unregistered", appRoot = "", installRoot = "", apiServerVersion = "",
+        apiServerCommit = "", apiServerBuild = "", apiServerAppName = "" }, S.v, false) .. "\n")
+    else
+      S.out("apiserver is not running and not registered with launchd\n")
+    end
+    return 1
+  end
+  local app_root, install_root = roots(S)
+  local version_text = string.format("container-apiserver version %s (build: release, commit: %s)",
+    S.v.string, S.v.short_commit)
+  local status = {
+    status = "running", appRoot = app_root, installRoot = install_root,
+    apiServerVersion = version_text, apiServerCommit = S.v.commit or "unspecified",
+    apiServerBuild = "release", apiServerAppName = "container-apiserver",
+  }
+  if fmt == "json" then
+    S.out(render.encode(status, S.v, false) .. "\n")
+  elseif S.v:ge("1.0.0") then
+    S.out(render.table({
+      { "FIELD", "VALUE" }, { "status", status.status }, { "appRoot", status.appRoot },
+      { "installRoot", status.installRoot }, { "logRoot", "" },
+      { "apiserver.version", status.apiServerVersion }, { "apiserver.commit", status.apiServerCommit },
+      { "apiserver.build", status.apiServerBuild }, { "apiserver.appName", status.apiServerAppName },
+    }) .. "\n")
+  else
+    S.out("apiserver is running\n")
+    S.out("application data root: " .. app_root .. "\n")
+    S.out("application install root: " .. install_root .. "\n")
+    S.out(version_text .. "\n")
+  end
+  return 0
+end
+
+function M.version(S, p)
+  local cli = { appName = "container", buildType = "release", commit = S.v.commit or "unspecified", version = S.v.string }
+  local server = { appName = "container-apiserver", buildType = "release", commit = S.v.commit or "unspecified",
+    version = string.format("container-apiserver version %s (build: release, commit: %s)", S.v.string, S.v.short_commit) }
+  if p.opts.format == "json" then
+    S.out(render.encode(json.array({ cli, server }), S.v, false) .. "\n")
+  else
+    S.out(render.table({
+      { "COMPONENT", "VERSION", "BUILD", "COMMIT" },
+      { "CLI", cli.version, cli.buildType, cli.commit:sub(1, 7) },
+      { "API Server", S.v.string, server.buildType, server.commit:sub(1, 7) },
+    }) .. "\n")
+  end
+  return 0
+end
+
+function M.start(S, p)
+  local _ = p
+  -- The simulated services are always available; starting is idempotent.
+  S.store:update(function(data) data.system_started = true end)
+  return 0
+end
+
+function M.kernel_set(S, p)
+  local o = p.opts
+  if not o.recommended and not o.binary and not o.tar then
+    require("kina.sim.errors").throw("invalidArgument", "must specify --recommended, --binary or --tar")
+  end
+  S.store:update(function(data)
+    data.kernel = { recommended = o.recommended or false, binary = o.binary, tar = o.tar, arch = o.arch or "arm64" }
+  end)
+  return 0
+end
+
+return M

@@ -1,0 +1,132 @@
+--- kina.sim.images — image references, records and the simulated registry.
+--
+-- Image record (stored in state): { reference (normalised), digest ("sha256:<64 hex>",
+-- derived from the reference unless the reference pins one), mediaType, size, platforms =
+-- {{os, architecture}}, created (unix) }.
+--
+-- The "registry" has every well-formed reference, unless KINA_SIM_IMAGES is set: then only the
+-- comma-separated references it lists (normalised before comparing; a listed reference without
+-- tag matches every tag) can be pulled.
+local json = require("kina.json")
+local util = require("kina.sim.util")
+local errors = require("kina.sim.errors")
+
+local M = {}
+
+local COMPONENT = "^[a-z0-9]+$"
+
+local function valid_component(c)
+  -- [a-z0-9]+ separated by one of . _ __ -+
+  if c == "" then return false end
+  local s = c:gsub("__", "_"):gsub("%-+", "-")
+  for part in (s .. "."):gmatch("(.-)[._-]") do
+    if not part:match(COMPONENT) then return false end
+  end
+  return not s:match("[._-]$")
+end
+
+--- Normalise a reference as Apple's CLI does (docker.io default domain, library/ for
+-- single names, :latest when neither tag nor digest).
+-- @return normalised, {domain=, path=, tag=, digest=}
+-- @return[2] nil, error message
+function M.normalize(ref)
+  if type(ref) ~= "string" or ref == "" then return nil, "invalid reference format: " .. tostring(ref) end
+  local rest, digest = ref:match("^(.-)@(sha256:%x+)$")
+  rest = rest or ref
+  if digest and #digest ~= 71 then return nil, "invalid reference format: " .. ref end
+  if ref:find("@") and not digest then return nil, "invalid reference format: " .. ref end
+  local name, tag = rest:match("^(.*):([%w_][%w_.-]*)$")
+  if not name or name:find("/[^/]*$") and tag:find("/") then name, tag = rest, nil end
+  if tag and #tag > 128 then return nil, "invalid reference format: " .. ref end
+  local first, remainder = name:match("^([^/]+)/(.+)$")
+  local domain, path
+  if first and (first:find("[.:]") or first == "localhost") then
+    domain, path = first, remainder
+  else
+    domain, path = "docker.io", name
+    if not path:find("/") then path = "library/" .. path end
+  end
+  for c in path:gmatch("[^/]+") do
+    if not valid_component(c) then return nil, "invalid reference format: " .. ref end
+  end
+  if path:find("//") or path:sub(1, 1) == "/" or path:sub(-1) == "/" then
+    return nil, "invalid reference format: " .. ref
+  end
+  if not tag and not digest then tag = "latest" end
+  local out = domain .. "/" .. path .. (tag and (":" .. tag) or "") .. (digest and ("@" .. digest) or "")
+  return out, { domain = domain, path = path, tag = tag, digest = digest }
+end
+
+--- The short form Apple prints in tables: docker.io/library/alpine:latest → alpine:latest.
+function M.display(ref)
+  local s = ref:gsub("^docker%.io/library/", ""):gsub("^docker%.io/", "")
+  return s
+end
+
+--- True for kindest/node images (they boot like a kind node).
+function M.is_node_image(ref)
+  return ref:match("^docker%.io/kindest/node[:@]") ~= nil or ref:match("/kindest/node[:@]") ~= nil
+end
+
+--- Digest for a normalised reference: pinned digest, else sha256 of the reference.
+function M.digest_for(ref)
+  local pinned = ref:match("@(sha256:%x+)$")
+  return pinned or ("sha256:" .. util.sha256("kina-sim-image:" .. ref))
+end
+
+--- Whether the simulated registry has `ref` (normalised).
+function M.registry_has(ref, getenv)
+  local list = (getenv or os.getenv)("KINA_SIM_IMAGES")
+  if not list or list == "" then return true end
+  for item in list:gmatch("[^,%s]+") do
+    local n = M.normalize(item)
+    if n == ref then return true end
+    if n and not item:find("[:@][^/]*$") then
+      local base = n:gsub(":latest$", "")
+      if ref:sub(1, #base + 1) == base .. ":" or ref:sub(1, #base + 1) == base .. "@" then return true end
+    end
+  end
+  return false
+end
+
+--- New image record for a normalised reference.
+function M.record(ref, now, platform)
+  local size = 1000 + (tonumber(util.sha256(ref):sub(1, 4), 16) % 4000)
+  return {
+    reference = ref,
+    digest = M.digest_for(ref),
+    mediaType = "application/vnd.oci.image.index.v1+json",
+    size = size,
+    platforms = json.array({ platform or { os = "linux", architecture = "arm64" } }),
+    created = now,
+  }
+end
+
+--- Error raised when the registry lacks a reference (wording of a registry 404;
+-- the exact wrapping is unconfirmed in the reference).
+function M.not_found_error(ref, parts)
+  local repo = parts and parts.path or ref
+  local tag = parts and (parts.digest or parts.tag) or "latest"
+  local host = (parts and parts.domain == "docker.io") and "registry-1.docker.io" or (parts and parts.domain or "")
+  return errors.raw(string.format(
+    "HTTP request to https://%s/v2/%s/manifests/%s failed with response: 404 Not Found. Reason: " ..
+    '{"errors":[{"code":"MANIFEST_UNKNOWN","message":"manifest unknown","detail":"unknown tag=%s"}]}',
+    host, repo, tag, tag))
+end
+
+--- Process defaults an image carries (what its OCI config says).
+function M.defaults(ref)
+  local path_env = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+  if M.is_node_image(ref) then
+    return {
+      entrypoint = { "/usr/local/bin/entrypoint", "/sbin/init" },
+      cmd = {},
+      env = { "container=docker", path_env },
+      stop_signal = "SIGRTMIN+3",
+      workdir = "/",
+    }
+  end
+  return { entrypoint = {}, cmd = { "/bin/sh" }, env = { path_env }, workdir = "/" }
+end
+
+return M

@@ -1,0 +1,449 @@
+--- kina.sim.oci — OCI image-layout tar archives for the simulator's `image save`/`image load`
+-- and for `ctr images import` inside simulated nodes.
+--
+-- Written archives mirror what Apple's `container image save` produces (containerization's
+-- ImageStore.save + LocalOCILayoutClient): `oci-layout` ({"imageLayoutVersion":"1.0.0"}),
+-- `index.json` whose descriptors point at each image's *image index* and carry the reference in
+-- the `com.apple.containerization.image.name`, `io.containerd.image.name` and
+-- `org.opencontainers.image.ref.name` annotations, and `blobs/sha256/<hex>` for the index, the
+-- platform manifest, the config and one uncompressed layer.  Every blob is named by the real
+-- sha256 of its bytes.
+--
+-- Both directions stream: the layer is generated and hashed in 64 KiB chunks, and reading
+-- skips blob contents in bounded chunks (only small JSON blobs are kept), so memory does not
+-- grow with the archive size.
+local digest = require("kina.core.digest")
+local cjson = require("cjson").new()
+
+local M = {}
+
+local BLOCK = 512
+local CHUNK = 64 * 1024
+local SMALL_BLOB = 1024 * 1024      -- JSON blobs (index, manifest, config) larger than this are not kept
+local SMALL_TOTAL = 16 * 1024 * 1024 -- cap on what is kept of small blobs across the archive
+
+M.MEDIA_INDEX = "application/vnd.oci.image.index.v1+json"
+M.MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
+M.MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
+M.MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
+
+local NAME_ANNOTATIONS = {
+  "com.apple.containerization.image.name",
+  "io.containerd.image.name",
+  "org.opencontainers.image.ref.name",
+}
+
+-- Deterministic JSON (sorted keys, `/` not escaped, as containerization's encoder writes it).
+local function encode(v)
+  local t = type(v)
+  if t == "table" then
+    if v[1] ~= nil or getmetatable(v) == M.array_mt then
+      local parts = {}
+      for i = 1, #v do parts[i] = encode(v[i]) end
+      return "[" .. table.concat(parts, ",") .. "]"
+    end
+    local keys = {}
+    for k in pairs(v) do keys[#keys + 1] = k end
+    table.sort(keys)
+    local parts = {}
+    for i, k in ipairs(keys) do parts[i] = encode(tostring(k)) .. ":" .. encode(v[k]) end
+    return "{" .. table.concat(parts, ",") .. "}"
+  elseif t == "string" then
+    return '"' .. v:gsub('[%c"\\]', function(c)
+      local map = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" }
+      return map[c] or string.format("\\u%04x", c:byte())
+    end) .. '"'
+  elseif t == "number" then
+    if math.type(v) == "integer" then return tostring(v) end
+    local i = math.tointeger(v)
+    return i and tostring(i) or string.format("%.17g", v)
+  elseif t == "boolean" then
+    return tostring(v)
+  end
+  error("oci: cannot encode a " .. t, 2)
+end
+M.array_mt = {}
+M.encode_json = encode
+
+--- Parse "os/arch[/variant]" or a {os=, architecture=, variant=} table.
+-- @treturn table {os, architecture, variant?}
+function M.parse_platform(p)
+  if p == nil then return { os = "linux", architecture = "arm64" } end
+  if type(p) == "table" then
+    if type(p.os) ~= "string" or type(p.architecture) ~= "string" then
+      error("oci: platform table needs string os and architecture", 3)
+    end
+    return { os = p.os, architecture = p.architecture, variant = p.variant }
+  end
+  if type(p) ~= "string" then error("oci: platform must be a string or a table", 3) end
+  local os_, arch, variant = p:match("^([%w_]+)/([%w_]+)/?([%w_]*)$")
+  if not os_ then error("oci: invalid platform '" .. p .. "'", 3) end
+  return { os = os_, architecture = arch, variant = variant ~= "" and variant or nil }
+end
+
+--- Format a platform table as "os/arch[/variant]".
+function M.platform_string(p)
+  if not p then return nil end
+  return p.os .. "/" .. p.architecture .. (p.variant and ("/" .. p.variant) or "")
+end
+
+-- ustar header for `name` of `size` bytes; typeflag "0" file, "5" directory.
+local function octal(n, width)
+  return string.format("%0" .. (width - 1) .. "o", n) .. "\0"
+end
+
+local function tar_header(name, size, typeflag, mtime)
+  if #name > 100 then error("oci: tar member name too long: " .. name, 2) end
+  local mode = typeflag == "5" and 493 or 420 -- 0755 / 0644
+  local fields = {
+    name .. string.rep("\0", 100 - #name),
+    octal(mode, 8), octal(0, 8), octal(0, 8),
+    octal(size, 12), octal(mtime, 12),
+    "        ", -- checksum placeholder: eight spaces
+    typeflag,
+    string.rep("\0", 100),
+    "ustar\0", "00",
+    "root" .. string.rep("\0", 28), "root" .. string.rep("\0", 28),
+    octal(0, 8), octal(0, 8),
+    string.rep("\0", 155),
+  }
+  local h = table.concat(fields)
+  h = h .. string.rep("\0", BLOCK - #h)
+  local sum = 0
+  for i = 1, BLOCK do sum = sum + h:byte(i) end
+  return h:sub(1, 148) .. string.format("%06o\0 ", sum) .. h:sub(157)
+end
+
+local function padding(size)
+  local r = size % BLOCK
+  return r == 0 and "" or string.rep("\0", BLOCK - r)
+end
+
+-- The layer is itself a tar with one regular file; with `filler` bytes it is generated in
+-- chunks.  `emit(s)` receives the bytes in order; the same call sequence is used to hash and
+-- then to write, so the digest is known before the blob's header is written.
+local function layer_stream(image, filler, emit)
+  local path = "kina-sim/" .. (image.reference:gsub("[^%w%.%-_]", "_"))
+  local body
+  if filler and filler > 0 then
+    emit(tar_header(path, filler, "0", 0))
+    local line = string.rep("kina-sim filler ", 4) -- 64 bytes
+    local chunk = string.rep(line, CHUNK // #line)
+    local left = filler
+    while left > 0 do
+      local n = math.min(left, CHUNK)
+      emit(n == CHUNK and chunk or chunk:sub(1, n))
+      left = left - n
+    end
+    emit(padding(filler))
+  else
+    body = "reference=" .. image.reference .. "\n"
+    emit(tar_header(path, #body, "0", 0))
+    emit(body)
+    emit(padding(#body))
+  end
+  emit(string.rep("\0", 2 * BLOCK))
+end
+
+local function is_node_image(ref)
+  return ref:find("kindest/node", 1, true) ~= nil
+end
+
+-- Build the JSON blobs of one image; the layer is described by digest and size only.
+local function image_blobs(image, filler)
+  local hasher = digest.sha256_new()
+  layer_stream(image, filler, function(s) hasher:update(s) end)
+  local layer = { digest = "sha256:" .. hasher:hexdigest(), size = hasher:size() }
+  local platform = M.parse_platform(image.platform)
+  local cfg = {
+    Env = { "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" },
+  }
+  if is_node_image(image.reference) then
+    cfg.Env[#cfg.Env + 1] = "container=docker"
+    cfg.Entrypoint = { "/usr/local/bin/entrypoint", "/sbin/init" }
+    cfg.StopSignal = "SIGRTMIN+3"
+  else
+    cfg.Cmd = { "/bin/sh" }
+  end
+  local config = encode({
+    architecture = platform.architecture,
+    os = platform.os,
+    variant = platform.variant,
+    config = cfg,
+    rootfs = { type = "layers", diff_ids = { layer.digest } },
+  })
+  local config_digest = "sha256:" .. digest.sha256(config)
+  local manifest = encode({
+    schemaVersion = 2,
+    mediaType = M.MEDIA_MANIFEST,
+    config = { mediaType = M.MEDIA_CONFIG, digest = config_digest, size = #config },
+    layers = { { mediaType = M.MEDIA_LAYER, digest = layer.digest, size = layer.size } },
+  })
+  local manifest_digest = "sha256:" .. digest.sha256(manifest)
+  local index = encode({
+    schemaVersion = 2,
+    mediaType = M.MEDIA_INDEX,
+    manifests = { {
+      mediaType = M.MEDIA_MANIFEST, digest = manifest_digest, size = #manifest,
+      platform = { os = platform.os, architecture = platform.architecture, variant = platform.variant },
+    } },
+  })
+  return {
+    image = image, platform = platform, layer = layer, filler = filler,
+    config = config, config_digest = config_digest,
+    manifest = manifest, manifest_digest = manifest_digest,
+    index = index, index_digest = "sha256:" .. digest.sha256(index),
+  }
+end
+
+local function check_image(image, i)
+  if type(image) ~= "table" then error("oci: images[" .. i .. "] must be a table", 3) end
+  if type(image.reference) ~= "string" or image.reference == "" then
+    error("oci: images[" .. i .. "].reference must be a non-empty string", 3)
+  end
+  for k in pairs(image) do
+    if k ~= "reference" and k ~= "digest" and k ~= "platform" and k ~= "layer_size" then
+      error("oci: images[" .. i .. "]: unknown field '" .. tostring(k) .. "'", 3)
+    end
+  end
+  if image.layer_size ~= nil and math.type(image.layer_size) ~= "integer" then
+    error("oci: images[" .. i .. "].layer_size must be an integer", 3)
+  end
+end
+
+--- The digest `oci.write` gives an image (the sha256 of its image-index blob): what
+-- `image load` and `ctr images import` then report for it.
+-- @tparam table image {reference, platform?, layer_size?}
+-- @treturn string "sha256:<hex>"
+function M.image_digest(image)
+  check_image(image, 1)
+  return image_blobs(image, image.layer_size).index_digest
+end
+
+--- Write an OCI image-layout tar of `images` to `out` (anything with :write).
+-- @tparam file out
+-- @tparam {table,...} images each {reference, digest?, platform?, layer_size?}; `digest` is
+--   informational (blobs are always named by their real sha256); `layer_size` makes the layer
+--   carry that many filler bytes (benchmarks)
+-- @tparam[opt] table opts {layer_size = N (default for every image), mtime = unix seconds}
+-- @treturn true
+-- @return[2] nil, message when `out` fails to write
+function M.write(out, images, opts)
+  if type(images) ~= "table" then error("oci.write: images must be an array", 2) end
+  opts = opts or {}
+  for k in pairs(opts) do
+    if k ~= "layer_size" and k ~= "mtime" then error("oci.write: unknown option '" .. tostring(k) .. "'", 2) end
+  end
+  for i, image in ipairs(images) do check_image(image, i) end
+  local mtime = opts.mtime or 0
+  local failed
+  local function put(s)
+    if failed then return end
+    local ok, err = out:write(s)
+    if not ok then failed = err or "write failed" end
+  end
+  local function file(name, body)
+    put(tar_header(name, #body, "0", mtime))
+    put(body)
+    put(padding(#body))
+  end
+
+  local built, descriptors, seen = {}, {}, {}
+  for i, image in ipairs(images) do
+    local b = image_blobs(image, image.layer_size or opts.layer_size)
+    built[i] = b
+    descriptors[i] = {
+      mediaType = M.MEDIA_INDEX, digest = b.index_digest, size = #b.index,
+      annotations = {
+        ["com.apple.containerization.image.name"] = image.reference,
+        ["io.containerd.image.name"] = image.reference,
+        ["org.opencontainers.image.ref.name"] = image.reference,
+      },
+    }
+  end
+  file("oci-layout", encode({ imageLayoutVersion = "1.0.0" }))
+  file("index.json", encode({ schemaVersion = 2, manifests = setmetatable(descriptors, M.array_mt) }))
+  put(tar_header("blobs/", 0, "5", mtime))
+  put(tar_header("blobs/sha256/", 0, "5", mtime))
+  for _, b in ipairs(built) do
+    for _, blob in ipairs({ { b.index_digest, b.index }, { b.manifest_digest, b.manifest }, { b.config_digest, b.config } }) do
+      if not seen[blob[1]] then
+        seen[blob[1]] = true
+        file("blobs/sha256/" .. blob[1]:sub(8), blob[2])
+      end
+    end
+    if not seen[b.layer.digest] then
+      seen[b.layer.digest] = true
+      put(tar_header("blobs/sha256/" .. b.layer.digest:sub(8), b.layer.size, "0", mtime))
+      layer_stream(b.image, b.filler, put)
+      put(padding(b.layer.size))
+    end
+  end
+  put(string.rep("\0", 2 * BLOCK))
+  if failed then return nil, failed end
+  return true
+end
+
+-- Read exactly n bytes (or fewer at end of stream).
+local function read_exact(fh, n)
+  local parts, got = {}, 0
+  while got < n do
+    local s = fh:read(math.min(n - got, CHUNK))
+    if not s or #s == 0 then break end
+    parts[#parts + 1] = s
+    got = got + #s
+  end
+  return table.concat(parts)
+end
+
+local function cstr(s) return (s:gsub("%z.*", "")) end
+
+local function parse_header(h)
+  if h == string.rep("\0", BLOCK) then return "end" end
+  local stored_text = cstr(h:sub(149, 156)):match("^%s*([0-7]+)")
+  local stored = stored_text and tonumber(stored_text, 8)
+  local sum = 0
+  for i = 1, BLOCK do
+    sum = sum + ((i >= 149 and i <= 156) and 32 or h:byte(i))
+  end
+  if not stored or stored ~= sum then return nil end
+  local size_text = cstr(h:sub(125, 136)):match("^%s*([0-7]+)")
+  local size = size_text and tonumber(size_text, 8) or 0
+  local name = cstr(h:sub(1, 100))
+  if h:sub(258, 262) == "ustar" then
+    local prefix = cstr(h:sub(346, 500))
+    if prefix ~= "" then name = prefix .. "/" .. name end
+  end
+  return { name = name, size = size, typeflag = h:sub(157, 157) }
+end
+
+-- pax extended header records "len key=value\n"
+local function pax_path(data)
+  for key, value in data:gmatch("%d+ ([^=]+)=([^\n]*)\n") do
+    if key == "path" then return value end
+  end
+end
+
+--- Read an OCI image-layout tar from `fh` (anything with :read(n)), streaming.
+-- Blob contents are hashed and checked against their names; layers are skipped in chunks.
+-- @treturn {table,...} images {reference, digest = "sha256:…" (the index.json descriptor),
+--   platform = "os/arch[/variant]" or nil, platforms = {…}}
+-- @return[2] nil, message, kind — kind is "not_tar" (not a tar stream), "truncated",
+--   "not_oci" (a tar without index.json), "missing_blob" or "digest_mismatch"
+function M.read(fh)
+  local files, blobs, kept = {}, {}, 0
+  local entries = 0
+  local pending_path
+  while true do
+    local h = read_exact(fh, BLOCK)
+    if #h == 0 then break end -- clean end without the zero blocks: Go's tar accepts it
+    if #h < BLOCK then return nil, "unexpected EOF", "truncated" end
+    local hdr = parse_header(h)
+    if hdr == "end" then break end
+    if not hdr then return nil, "archive/tar: invalid tar header", "not_tar" end
+    entries = entries + 1
+    local name = pending_path or hdr.name
+    pending_path = nil
+    name = name:gsub("^%./", "")
+    local want_body = hdr.typeflag == "x" or name == "index.json" or name == "oci-layout"
+    local blob_hex = (hdr.typeflag == "0" or hdr.typeflag == "\0") and name:match("^blobs/sha256/(%x+)$")
+    local keep = want_body or (blob_hex and hdr.size <= SMALL_BLOB and kept + hdr.size <= SMALL_TOTAL)
+    local hasher = blob_hex and digest.sha256_new()
+    local parts, left = {}, hdr.size
+    while left > 0 do
+      local s = fh:read(math.min(left, CHUNK))
+      if not s or #s == 0 then return nil, "unexpected EOF", "truncated" end
+      left = left - #s
+      if hasher then hasher:update(s) end
+      if keep then parts[#parts + 1] = s end
+    end
+    local pad = (BLOCK - hdr.size % BLOCK) % BLOCK
+    if pad > 0 and #read_exact(fh, pad) < pad then return nil, "unexpected EOF", "truncated" end
+    local body = keep and table.concat(parts) or nil
+    if hdr.typeflag == "x" then
+      pending_path = pax_path(body)
+    elseif hdr.typeflag == "g" then
+      -- global pax header: nothing we need
+    elseif blob_hex then
+      local actual = hasher:hexdigest()
+      if actual ~= blob_hex:lower() then
+        return nil, "blob blobs/sha256/" .. blob_hex .. " has digest sha256:" .. actual, "digest_mismatch"
+      end
+      blobs["sha256:" .. actual] = { size = hdr.size, body = (keep and body) or nil }
+      if keep then kept = kept + hdr.size end
+    elseif want_body then
+      files[name] = body
+    end
+  end
+  if entries == 0 or not files["index.json"] then
+    return nil, "unrecognized image format", "not_oci"
+  end
+  local ok, index = pcall(cjson.decode, files["index.json"])
+  if not ok or type(index) ~= "table" or type(index.manifests) ~= "table" then
+    return nil, "index.json: invalid OCI image index", "not_oci"
+  end
+
+  local function need(desc)
+    local b = type(desc) == "table" and blobs[desc.digest]
+    if not b then
+      return nil, "content digest " .. tostring(type(desc) == "table" and desc.digest or "?") .. ": not found"
+    end
+    return b
+  end
+  local function decode_blob(desc)
+    local b, err = need(desc)
+    if not b then return nil, err end
+    if not b.body then return {} end
+    local okj, v = pcall(cjson.decode, b.body)
+    return okj and type(v) == "table" and v or {}
+  end
+  -- Every blob reachable from index.json must be in the archive (ctr fails the same way).
+  local function walk(desc, platforms)
+    local b, err = need(desc)
+    if not b then return nil, err end
+    if desc.mediaType == M.MEDIA_INDEX or desc.mediaType == "application/vnd.docker.distribution.manifest.list.v2+json" then
+      local idx = decode_blob(desc)
+      for _, m in ipairs(idx.manifests or {}) do
+        if type(m.platform) == "table" then
+          platforms[#platforms + 1] = M.platform_string({ os = m.platform.os, architecture = m.platform.architecture, variant = m.platform.variant })
+        end
+        local okw, werr = walk(m, platforms)
+        if not okw then return nil, werr end
+      end
+    elseif desc.mediaType == M.MEDIA_MANIFEST or desc.mediaType == "application/vnd.docker.distribution.manifest.v2+json" then
+      local man = decode_blob(desc)
+      local okc, cerr = need(man.config)
+      if not okc then return nil, cerr end
+      for _, layer in ipairs(man.layers or {}) do
+        local okl, lerr = need(layer)
+        if not okl then return nil, lerr end
+      end
+    end
+    return true
+  end
+
+  local images = {}
+  for _, desc in ipairs(index.manifests) do
+    local ann = type(desc.annotations) == "table" and desc.annotations or {}
+    local ref
+    for _, key in ipairs(NAME_ANNOTATIONS) do
+      if type(ann[key]) == "string" then ref = ann[key]; break end
+    end
+    local platforms = {}
+    if type(desc.platform) == "table" then
+      platforms[1] = M.platform_string({ os = desc.platform.os, architecture = desc.platform.architecture, variant = desc.platform.variant })
+    end
+    local okw, err = walk(desc, platforms)
+    if not okw then return nil, err, "missing_blob" end
+    images[#images + 1] = {
+      reference = ref or ("untagged@" .. tostring(desc.digest)),
+      digest = desc.digest,
+      size = math.tointeger(desc.size) or desc.size,
+      platform = platforms[1],
+      platforms = platforms,
+    }
+  end
+  return images
+end
+
+return M
