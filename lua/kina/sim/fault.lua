@@ -7,8 +7,10 @@
 --   op      := an operation name: run create start stop kill delete list inspect exec logs
 --              copy prune, "image save" "image load" "image pull" "image tag" "image delete"
 --              "image inspect" "image list", "network create" "network delete" "network list"
---              "network inspect", "system start" … (aliases such as rm/ls/cp/i/n are accepted
---              and mean the canonical name)
+--              "network inspect", "system status" "system version" "system start"
+--              "system kernel set" (aliases such as rm/ls/cp/i/n are accepted and mean the
+--              canonical name). Every one is honoured: commands without a fault point of
+--              their own get kina.sim.main's generic one.
 --   target  := glob; `*` matches any run of characters, everything else is literal.
 --
 -- A pattern without target matches every target of that operation. The target is the

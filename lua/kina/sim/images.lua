@@ -1,14 +1,14 @@
 --- kina.sim.images — image references, records and the simulated registry.
 --
--- Image record (stored in state): { reference (normalised), digest ("sha256:<64 hex>",
--- derived from the reference unless the reference pins one), mediaType, size, platforms =
--- {{os, architecture}}, created (unix) }.
+-- Image record (stored in state): { reference (normalised), digest ("sha256:<64 hex>", the
+-- digest of the image index kina.sim.oci writes for it, unless the reference pins one),
+-- mediaType, size, platforms = {{os, architecture}}, created (unix) }.
 --
 -- The "registry" has every well-formed reference, unless KINA_SIM_IMAGES is set: then only the
 -- comma-separated references it lists (normalised before comparing; a listed reference without
 -- tag matches every tag) can be pulled.
 local json = require("kina.json")
-local util = require("kina.sim.util")
+local oci = require("kina.sim.oci")
 local errors = require("kina.sim.errors")
 
 local M = {}
@@ -68,10 +68,9 @@ function M.is_node_image(ref)
   return ref:match("^docker%.io/kindest/node[:@]") ~= nil or ref:match("/kindest/node[:@]") ~= nil
 end
 
---- Digest for a normalised reference: pinned digest, else sha256 of the reference.
-function M.digest_for(ref)
-  local pinned = ref:match("@(sha256:%x+)$")
-  return pinned or ("sha256:" .. util.sha256("kina-sim-image:" .. ref))
+--- The digest pinned in a reference ("…@sha256:<hex>"), or nil.
+function M.pinned_digest(ref)
+  return ref:match("@(sha256:%x+)$")
 end
 
 --- Whether the simulated registry has `ref` (normalised).
@@ -89,17 +88,28 @@ function M.registry_has(ref, getenv)
   return false
 end
 
---- New image record for a normalised reference.
+--- New image record for a normalised reference. Digest and size are those of the image
+-- index `image save` writes for it (kina.sim.oci), so `image inspect`, the archive and
+-- `ctr images import` in a node all report the same digest. A reference that pins a digest
+-- keeps the pinned one (the simulated content cannot hash to it; see README).
 function M.record(ref, now, platform)
-  local size = 1000 + (tonumber(util.sha256(ref):sub(1, 4), 16) % 4000)
+  platform = platform or { os = "linux", architecture = "arm64" }
+  local d = oci.describe({ reference = ref, platform = { os = platform.os, architecture = platform.architecture,
+    variant = platform.variant } })
   return {
     reference = ref,
-    digest = M.digest_for(ref),
-    mediaType = "application/vnd.oci.image.index.v1+json",
-    size = size,
-    platforms = json.array({ platform or { os = "linux", architecture = "arm64" } }),
+    digest = M.pinned_digest(ref) or d.digest,
+    mediaType = d.mediaType,
+    size = d.size,
+    platforms = json.array({ { os = platform.os, architecture = platform.architecture, variant = platform.variant } }),
     created = now,
   }
+end
+
+--- What `image save` hands kina.sim.oci for a stored record.
+function M.archive_entry(img)
+  local p = img.platforms and img.platforms[1] or { os = "linux", architecture = "arm64" }
+  return { reference = img.reference, platform = { os = p.os, architecture = p.architecture, variant = p.variant } }
 end
 
 --- Error raised when the registry lacks a reference (wording of a registry 404;

@@ -181,7 +181,7 @@ local function context(getenv)
     if not node_tried then
       node_tried = true
       local ok, mod = pcall(require, "kina.sim.node")
-      if ok then node_mod = mod end
+      if ok then node_mod = mod else S.node_error = mod end
     end
     return node_mod
   end
@@ -214,6 +214,37 @@ local function context(getenv)
     return ctx
   end
   return S
+end
+
+-- Operations whose handlers have no fault point of their own: KINA_SIM_FAIL / KINA_SIM_HANG
+-- apply here, before anything runs, with the runtime's "failed to …" wording. The target is
+-- each positional argument (network names for `network inspect`), or none.
+local GENERIC_FAULTS = {
+  list = "failed to list containers", prune = "failed to prune containers",
+  ["image list"] = "failed to list images",
+  ["network list"] = "failed to list networks", ["network inspect"] = "failed to get network",
+  ["system status"] = "failed to get system status", ["system version"] = "failed to get system version",
+  ["system start"] = "failed to start system services", ["system kernel set"] = "failed to set kernel",
+}
+
+local function generic_fault(S, path, parsed)
+  local what = GENERIC_FAULTS[path]
+  if not what then return end
+  local targets = {}
+  for _, v in pairs(parsed.args) do
+    if type(v) == "table" then for _, x in ipairs(v) do targets[#targets + 1] = x end
+    elseif type(v) == "string" then targets[#targets + 1] = v end
+  end
+  if #targets == 0 then targets[1] = false end
+  for _, t in ipairs(targets) do
+    local target = t or nil
+    if S.fault.should_hang(path, target) then S.hang() end
+    local failing, pattern = S.fault.should_fail(path, target)
+    if failing then
+      error(errors.new("internalError", what,
+        string.format('internalError: "simulated failure (KINA_SIM_FAIL=%s)"', pattern)), 0)
+    end
+  end
 end
 
 local function dispatch(S, argv)
@@ -272,6 +303,7 @@ local function dispatch(S, argv)
     error(xpc_error(spec.path), 0)
   end
   S.open_store()
+  generic_fault(S, spec.path, parsed)
   local module = require("kina.sim.commands." .. entry.module)
   return module[entry.fn](S, parsed)
 end

@@ -425,6 +425,9 @@ function M.init_rootfs(root, record)
     ["/etc/default/kubelet"] = "KUBELET_EXTRA_ARGS=--runtime-cgroups=/system.slice/containerd.service\n",
   }
   for path, body in pairs(UNITS) do files[path] = body end
+  -- what the image's package installs left in /var/log
+  files["/var/log/dpkg.log"] = "2026-05-28 09:41:02 startup archives unpack\n2026-05-28 09:41:03 install tar:arm64 <none> 1.34+dfsg-1.2+deb12u1\n"
+  files["/var/log/alternatives.log"] = "update-alternatives 2026-05-28 09:41:20: run with --set iptables /usr/sbin/iptables-nft\n"
   for _, path in pairs(M.NODE_TOOLS) do files[path] = "#!/bin/sh\n# kina-sim placeholder executable\n" end
   for _, d in ipairs({ "/kind/manifests", "/etc/containerd/conf.d", "/etc/systemd/system", "/etc/default",
     "/etc/kubernetes/manifests", "/var/lib/kubelet", "/var/lib/containerd", "/etc/cni/net.d", "/var/log/containers",
@@ -526,7 +529,7 @@ local BASIC_PATHS = {
   uname = "/bin/uname", hostname = "/bin/hostname", sysctl = "/usr/sbin/sysctl", rm = "/bin/rm",
   mv = "/bin/mv", printf = "/usr/bin/printf", sleep = "/bin/sleep", env = "/usr/bin/env",
   id = "/usr/bin/id", whoami = "/usr/bin/whoami", chmod = "/bin/chmod", touch = "/usr/bin/touch",
-  ls = "/bin/ls", dash = "/bin/dash",
+  ls = "/bin/ls", dash = "/bin/dash", tar = "/bin/tar",
 }
 
 --- The implementation for executable `name` (a bare name or a path) in this node, or nil.
@@ -968,5 +971,6 @@ end
 
 require("kina.sim.node.runtime").install(commands, M)
 require("kina.sim.node.kube").install(commands, M)
+require("kina.sim.node.archive").install(commands, M)
 
 return M

@@ -87,37 +87,72 @@ function M.platform_string(p)
   return p.os .. "/" .. p.architecture .. (p.variant and ("/" .. p.variant) or "")
 end
 
--- ustar header for `name` of `size` bytes; typeflag "0" file, "5" directory.
+-- ustar header for `name` of `size` bytes; typeflag "0" file, "5" directory. Names longer
+-- than 100 bytes are split at a "/" into the 155-byte prefix field and the name field.
 local function octal(n, width)
   return string.format("%0" .. (width - 1) .. "o", n) .. "\0"
 end
 
-local function tar_header(name, size, typeflag, mtime)
-  if #name > 100 then error("oci: tar member name too long: " .. name, 2) end
-  local mode = typeflag == "5" and 493 or 420 -- 0755 / 0644
+local function split_name(name)
+  if #name <= 100 then return "", name end
+  for i = 1, #name do
+    if name:sub(i, i) == "/" and #name - i <= 100 and i > 1 then
+      if i - 1 > 155 then break end
+      return name:sub(1, i - 1), name:sub(i + 1)
+    end
+  end
+  return nil
+end
+
+local tar_header
+
+-- A name that fits nowhere in ustar goes first into a GNU "././@LongLink" member (typeflag
+-- "L"), as GNU tar writes it; GNU tar, bsdtar, Go and Python read it.
+local function long_name_header(name, typeflag, mtime, mode)
+  local body = name .. "\0"
+  return tar_header("././@LongLink", #body, "L", 0, 420) .. body .. string.rep("\0", (BLOCK - #body % BLOCK) % BLOCK),
+    name:sub(1, 100)
+end
+
+function tar_header(name, size, typeflag, mtime, mode)
+  local prefix, short = split_name(name)
+  local lead = ""
+  if not prefix then
+    lead, short = long_name_header(name, typeflag, mtime, mode)
+    prefix = ""
+  end
+  mode = mode or (typeflag == "5" and 493 or 420) -- 0755 / 0644
   local fields = {
-    name .. string.rep("\0", 100 - #name),
+    short .. string.rep("\0", 100 - #short),
     octal(mode, 8), octal(0, 8), octal(0, 8),
-    octal(size, 12), octal(mtime, 12),
+    octal(size, 12), octal(math.floor(mtime or 0), 12),
     "        ", -- checksum placeholder: eight spaces
     typeflag,
     string.rep("\0", 100),
     "ustar\0", "00",
     "root" .. string.rep("\0", 28), "root" .. string.rep("\0", 28),
     octal(0, 8), octal(0, 8),
-    string.rep("\0", 155),
+    prefix .. string.rep("\0", 155 - #prefix),
   }
   local h = table.concat(fields)
   h = h .. string.rep("\0", BLOCK - #h)
   local sum = 0
   for i = 1, BLOCK do sum = sum + h:byte(i) end
-  return h:sub(1, 148) .. string.format("%06o\0 ", sum) .. h:sub(157)
+  return lead .. h:sub(1, 148) .. string.format("%06o\0 ", sum) .. h:sub(157)
 end
 
 local function padding(size)
   local r = size % BLOCK
   return r == 0 and "" or string.rep("\0", BLOCK - r)
 end
+
+--- The ustar writer, for other tar producers in the simulator (the node's `tar -c`).
+-- `tar_header(name, size, typeflag, mtime, mode?)` → 512-byte header ("0" file, "5"
+-- directory; a name too long for ustar's prefix/name fields gets a GNU LongLink member first);
+-- `tar_padding(size)` → the zero fill after a member's data; `TAR_END` → the two zero blocks.
+M.tar_header = tar_header
+M.tar_padding = padding
+M.TAR_END = string.rep("\0", 2 * BLOCK)
 
 -- The layer is itself a tar with one regular file; with `filler` bytes it is generated in
 -- chunks.  `emit(s)` receives the bytes in order; the same call sequence is used to hash and
@@ -218,6 +253,24 @@ end
 function M.image_digest(image)
   check_image(image, 1)
   return image_blobs(image, image.layer_size).index_digest
+end
+
+--- Everything `oci.write` would put in the archive for `image`, described without writing it:
+-- what the simulator's image store shows (descriptor, variants) so `image inspect`, `image
+-- save` and `ctr images import` agree on every digest and size.
+-- @tparam table image {reference, platform?, layer_size?}
+-- @treturn table {digest, size, mediaType (of the index), platform = {os, architecture, variant?},
+--   manifest = {digest, size}, config = {digest, size, value = decoded config},
+--   layer = {digest, size}}
+function M.describe(image)
+  check_image(image, 1)
+  local b = image_blobs(image, image.layer_size)
+  return {
+    digest = b.index_digest, size = #b.index, mediaType = M.MEDIA_INDEX, platform = b.platform,
+    manifest = { digest = b.manifest_digest, size = #b.manifest },
+    config = { digest = b.config_digest, size = #b.config, value = cjson.decode(b.config) },
+    layer = { digest = b.layer.digest, size = b.layer.size },
+  }
 end
 
 --- Write an OCI image-layout tar of `images` to `out` (anything with :write).
@@ -327,7 +380,8 @@ end
 --- Read an OCI image-layout tar from `fh` (anything with :read(n)), streaming.
 -- Blob contents are hashed and checked against their names; layers are skipped in chunks.
 -- @treturn {table,...} images {reference, digest = "sha256:…" (the index.json descriptor),
---   platform = "os/arch[/variant]" or nil, platforms = {…}}
+--   platform = "os/arch[/variant]" or nil, platforms = {…}, config_digest = the first platform
+--   manifest's config digest (the image ID crictl shows) or nil}
 -- @return[2] nil, message, kind — kind is "not_tar" (not a tar stream), "truncated",
 --   "not_oci" (a tar without index.json), "missing_blob" or "digest_mismatch"
 function M.read(fh)
@@ -345,7 +399,7 @@ function M.read(fh)
     local name = pending_path or hdr.name
     pending_path = nil
     name = name:gsub("^%./", "")
-    local want_body = hdr.typeflag == "x" or name == "index.json" or name == "oci-layout"
+    local want_body = hdr.typeflag == "x" or hdr.typeflag == "L" or name == "index.json" or name == "oci-layout"
     local blob_hex = (hdr.typeflag == "0" or hdr.typeflag == "\0") and name:match("^blobs/sha256/(%x+)$")
     local keep = want_body or (blob_hex and hdr.size <= SMALL_BLOB and kept + hdr.size <= SMALL_TOTAL)
     local hasher = blob_hex and digest.sha256_new()
@@ -362,6 +416,8 @@ function M.read(fh)
     local body = keep and table.concat(parts) or nil
     if hdr.typeflag == "x" then
       pending_path = pax_path(body)
+    elseif hdr.typeflag == "L" then
+      pending_path = (body:gsub("%z.*$", ""))
     elseif hdr.typeflag == "g" then
       -- global pax header: nothing we need
     elseif blob_hex then
@@ -398,7 +454,7 @@ function M.read(fh)
     return okj and type(v) == "table" and v or {}
   end
   -- Every blob reachable from index.json must be in the archive (ctr fails the same way).
-  local function walk(desc, platforms)
+  local function walk(desc, platforms, configs)
     local b, err = need(desc)
     if not b then return nil, err end
     if desc.mediaType == M.MEDIA_INDEX or desc.mediaType == "application/vnd.docker.distribution.manifest.list.v2+json" then
@@ -407,13 +463,14 @@ function M.read(fh)
         if type(m.platform) == "table" then
           platforms[#platforms + 1] = M.platform_string({ os = m.platform.os, architecture = m.platform.architecture, variant = m.platform.variant })
         end
-        local okw, werr = walk(m, platforms)
+        local okw, werr = walk(m, platforms, configs)
         if not okw then return nil, werr end
       end
     elseif desc.mediaType == M.MEDIA_MANIFEST or desc.mediaType == "application/vnd.docker.distribution.manifest.v2+json" then
       local man = decode_blob(desc)
       local okc, cerr = need(man.config)
       if not okc then return nil, cerr end
+      configs[#configs + 1] = man.config.digest
       for _, layer in ipairs(man.layers or {}) do
         local okl, lerr = need(layer)
         if not okl then return nil, lerr end
@@ -433,7 +490,8 @@ function M.read(fh)
     if type(desc.platform) == "table" then
       platforms[1] = M.platform_string({ os = desc.platform.os, architecture = desc.platform.architecture, variant = desc.platform.variant })
     end
-    local okw, err = walk(desc, platforms)
+    local configs = {}
+    local okw, err = walk(desc, platforms, configs)
     if not okw then return nil, err, "missing_blob" end
     images[#images + 1] = {
       reference = ref or ("untagged@" .. tostring(desc.digest)),
@@ -441,6 +499,7 @@ function M.read(fh)
       size = math.tointeger(desc.size) or desc.size,
       platform = platforms[1],
       platforms = platforms,
+      config_digest = configs[1],
     }
   end
   return images

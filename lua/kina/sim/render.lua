@@ -3,6 +3,7 @@ local json = require("kina.json")
 local util = require("kina.sim.util")
 local net = require("kina.sim.net")
 local images = require("kina.sim.images")
+local oci = require("kina.sim.oci")
 
 local M = {}
 local A = json.array
@@ -194,39 +195,35 @@ function M.network(nw, v)
   return { id = nw.name, state = "running", config = config, status = status }
 end
 
---- Image JSON for release `v`.
+--- Image JSON for release `v`. Variants describe the content `image save` writes
+-- (kina.sim.oci), so digests here match the archive's blobs.
 function M.image(img, v)
   local descriptor = { digest = img.digest, mediaType = img.mediaType, size = img.size }
+  local d = oci.describe(images.archive_entry(img))
+  local full = d.size + d.manifest.size + d.config.size + d.layer.size
   if v.json_v1 then
     local variants = A()
-    for i, p in ipairs(img.platforms or {}) do
-      local hex = util.sha256(img.digest .. p.os .. p.architecture)
-      variants[i] = {
-        platform = { os = p.os, architecture = p.architecture },
-        digest = "sha256:" .. hex,
-        size = img.size * 1000,
-        config = {
-          created = util.iso8601(img.created or 0), architecture = p.architecture, os = p.os,
-          config = (function()
-            local d = images.defaults(img.reference)
-            local cfg = { Env = copy_array(d.env), WorkingDir = d.workdir }
-            if #d.entrypoint > 0 then cfg.Entrypoint = copy_array(d.entrypoint) end
-            if #d.cmd > 0 then cfg.Cmd = copy_array(d.cmd) end
-            if d.stop_signal then cfg.StopSignal = d.stop_signal end
-            return cfg
-          end)(),
-          rootfs = { type = "layers", diff_ids = A({ "sha256:" .. util.sha256(hex) }) },
-        },
-      }
-    end
+    local cfg = d.config.value
+    local proc = {}
+    for k, val in pairs(cfg.config or {}) do proc[k] = type(val) == "table" and copy_array(val) or val end
+    variants[1] = {
+      platform = { os = d.platform.os, architecture = d.platform.architecture, variant = d.platform.variant },
+      digest = d.manifest.digest,
+      size = full,
+      config = {
+        created = util.iso8601(img.created or 0), architecture = cfg.architecture, os = cfg.os,
+        config = proc,
+        rootfs = { type = "layers", diff_ids = copy_array(cfg.rootfs.diff_ids) },
+      },
+    }
     return {
-      id = img.digest:gsub("^sha256:", ""),
+      id = (img.digest:gsub("^sha256:", "")),
       configuration = { creationDate = util.iso8601(img.created or 0), name = img.reference, descriptor = descriptor },
       variants = variants,
     }
   end
   local obj = { reference = img.reference, descriptor = descriptor }
-  if v:ge("0.9.0") then obj.fullSize = string.format("%.1f MB", img.size * 1000 / 1e6) end
+  if v:ge("0.9.0") then obj.fullSize = string.format("%.1f MB", full / 1e6) end
   return obj
 end
 

@@ -175,15 +175,16 @@ for _, c in ipairs({ "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSET
 end
 
 --- --cap-add/--cap-drop values → normalised CAP_X / ALL.
--- The error text for an unknown capability comes from containerization's CapabilityName
--- and is not confirmed from source.
+-- An unknown name fails in containerization's CapabilityName(rawValue:) with a
+-- CapabilityParsingError, which the CLI prints by its description (Parser.capabilities,
+-- cz Capabilities.swift): `Error: invalid CapabilityName 'FOO'` (the upper-cased value).
 function M.capabilities(list)
   local out = A()
   for _, cap in ipairs(list or {}) do
     local up = cap:upper()
     if up ~= "ALL" then
       local norm = up:sub(1, 4) == "CAP_" and up or ("CAP_" .. up)
-      if not M.CAPABILITIES[norm] then fail("invalidArgument", "invalid capability: " .. cap) end
+      if not M.CAPABILITIES[norm] then error(errors.raw("invalid CapabilityName '" .. up .. "'"), 0) end
       up = norm
     end
     out[#out + 1] = up

@@ -537,8 +537,8 @@ function M.exec(S, p)
   end
   local node = S.node()
   if not node or not node.exec then
-    io.stderr:write(string.format('Error: failed to find target executable %s\n', argv[1]))
-    return 127
+    -- the container side of the simulator failed to load: a bug, not something to imitate
+    error("kina.sim.node could not be loaded: " .. tostring(S.node_error), 0)
   end
   local pio = {
     stdin = o.interactive and io.stdin or nil, stdout = io.stdout, stderr = io.stderr,
@@ -606,18 +606,40 @@ function M.logs(S, p)
   return 0
 end
 
-local function split_container_path(s)
-  local id, path = s:match("^([a-zA-Z0-9][a-zA-Z0-9_.-]+):(/.*)$")
-  return id, path
+-- ContainerCopy.parsePathRef: "id:/abs/path" is a container path, a word without ":" a local
+-- one, anything else invalid.
+local function parse_path_ref(ref)
+  local parts = {}
+  for part in (ref .. ":"):gmatch("([^:]*):") do parts[#parts + 1] = part end
+  if #parts == 1 then return { path = ref } end
+  if #parts == 2 and parts[1] ~= "" and parts[2]:sub(1, 1) == "/" then return { id = parts[1], path = parts[2] } end
+  throw("invalidArgument", "invalid path given: " .. ref)
 end
 
+local function absolute(path)
+  if path:sub(1, 1) == "/" then return path end
+  return (require("luv").cwd() or ".") .. "/" .. path
+end
+
+local function clean(path)
+  local c = path:gsub("/+", "/")
+  if #c > 1 then c = c:gsub("/$", "") end
+  return c
+end
+
+local function last_component(path)
+  return clean(path):match("([^/]+)$")
+end
+
+-- ContainerCopy.swift (1.0+): the printed destination and error texts follow it; the copy
+-- itself handles regular files.
 function M.copy(S, p)
-  local src, dst = p.args.source, p.args.destination
-  local sid, spath = split_container_path(src)
-  local did, dpath = split_container_path(dst)
-  if sid and did then throw("invalidArgument", "copying between containers is not supported") end
-  if not sid and not did then throw("invalidArgument", "one of source or destination must be a container path (container-id:/path)") end
-  local id = sid or did
+  local src, dst = parse_path_ref(p.args.source), parse_path_ref(p.args.destination)
+  if src.id and dst.id then throw("invalidArgument", "copying between containers is not supported") end
+  if not src.id and not dst.id then
+    throw("invalidArgument", "one of source or destination must be a container reference (container_id:path)")
+  end
+  local id = src.id or dst.id
   local data = S.store:load()
   local c = data.containers[id]
   if not c then get_failed(id) end
@@ -625,19 +647,47 @@ function M.copy(S, p)
   fault_point(S, "copy", id, function(pattern)
     return errors.new("internalError", "failed to copy for container " .. id, sim_cause(pattern))
   end)
-  local from = sid and (c.rootfs .. spath) or src
-  local to = did and (c.rootfs .. dpath) or dst
-  local content = util.read_file(from)
-  if not content then throw("notFound", "path " .. (spath or src) .. " does not exist") end
-  local st = require("luv").fs_stat(to)
-  if st and st.type == "directory" then to = to .. "/" .. from:match("([^/]+)$") end
-  local dir = to:match("^(.*)/[^/]*$")
-  if dir and dir ~= "" then util.mkdir_p(dir) end
-  local f = io.open(to, "wb")
-  if not f then throw("internalError", "cannot write " .. (did and dpath or dst)) end
-  f:write(content)
-  f:close()
-  S.out((did and (id .. ":" .. to:sub(#c.rootfs + 1)) or to) .. "\n")
+  local uv = require("luv")
+  local function write(to, content)
+    local dir = to:match("^(.*)/[^/]*$")
+    if dir and dir ~= "" then util.mkdir_p(dir) end
+    local f = io.open(to, "wb")
+    if not f then throw("internalError", "cannot write " .. to) end
+    f:write(content)
+    f:close()
+  end
+  if dst.id then
+    -- copy in
+    local local_path = clean(absolute(src.path))
+    local st = uv.fs_stat(local_path)
+    if not st then throw("notFound", "source path does not exist: " .. src.path) end
+    if src.path:sub(-1) == "/" and st.type ~= "directory" then
+      throw("invalidArgument", "source path is not a directory: " .. src.path)
+    end
+    local content = util.read_file(local_path)
+    if not content then throw("invalidArgument", "cannot copy " .. src.path .. ": the simulator copies regular files only") end
+    local target = dst.path
+    local host_target = c.rootfs .. clean(target)
+    local tst = uv.fs_stat(host_target)
+    if target:sub(-1) == "/" or (tst and tst.type == "directory") then
+      host_target = host_target .. "/" .. last_component(local_path)
+    end
+    write(host_target, content)
+    S.out((dst.path:sub(-1) == "/" and (id .. ":" .. dst.path .. last_component(local_path)) or (id .. ":" .. dst.path)) .. "\n")
+    return 0
+  end
+  -- copy out
+  local content = util.read_file(c.rootfs .. clean(src.path))
+  if not content then throw("notFound", "path " .. src.path .. " does not exist in container " .. id) end
+  local dest = clean(absolute(dst.path))
+  local dst_st = uv.fs_stat(dest)
+  if dst_st and dst_st.type == "directory" then
+    dest = dest .. "/" .. last_component(src.path)
+  elseif dst.path:sub(-1) == "/" then
+    throw("invalidArgument", "destination is not a directory: " .. dst.path)
+  end
+  write(dest, content)
+  S.out(dest .. "\n")
   return 0
 end
 

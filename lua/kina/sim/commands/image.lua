@@ -59,12 +59,24 @@ end
 
 function M.inspect(S, p)
   local data = S.store:load()
-  local out = A()
+  local out, missing, seen = A(), {}, {}
   for _, r in ipairs(p.args.images) do
+    container.fault_point(S, "image inspect", images.normalize(r) or r, function(pattern)
+      return errors.new("internalError", "failed to inspect image " .. r, sim_cause(pattern))
+    end)
     local ref = images.normalize(r)
     local img = ref and data.images[ref]
-    if not img then errors.throw("notFound", "image not found: " .. r) end
-    out[#out + 1] = render.image(img, S.v)
+    if not img then
+      if not seen[r] then missing[#missing + 1] = r end
+    elseif not seen[r] then
+      out[#out + 1] = render.image(img, S.v)
+    end
+    seen[r] = true
+  end
+  -- ImageInspect.swift: every missing name, sorted, in one notFound error
+  if #missing > 0 then
+    table.sort(missing)
+    errors.throw("notFound", "image not found: " .. table.concat(missing, ", "))
   end
   S.out(render.encode(out, S.v, true) .. "\n")
   return 0
@@ -78,41 +90,69 @@ function M.tag(S, p)
   end)
   S.store:update(function(data)
     local img = data.images[src]
-    if not img then errors.throw("notFound", "image not found: " .. p.args.source) end
+    if not img then errors.throw("notFound", "image with reference " .. p.args.source) end
     local copy = {}
     for k, val in pairs(img) do copy[k] = val end
     copy.reference = dst
     data.images[dst] = copy
   end)
-  S.out(dst .. "\n")
+  -- ImageTag.swift prints the target as typed
+  S.out(p.args.target .. "\n")
   return 0
+end
+
+-- Swift's description of [String]: ["a", "b"]
+local function swift_list(list)
+  local q = {}
+  for i, x in ipairs(list) do q[i] = '"' .. x .. '"' end
+  return "[" .. table.concat(q, ", ") .. "]"
 end
 
 function M.delete(S, p)
   local refs = p.args.images or {}
+  if #refs == 0 and not p.opts.all then errors.throw("invalidArgument", "no images specified and --all not supplied") end
+  if #refs > 0 and p.opts.all then errors.throw("invalidArgument", "explicitly supplied images conflict with the --all flag") end
+  local failures = {}
+  -- hangs happen before taking the state lock, so a hung delete blocks nobody else
+  for _, r in ipairs(p.opts.all and {} or refs) do
+    if S.fault.should_hang("image delete", images.normalize(r) or r) then S.hang() end
+  end
+  if p.opts.all then
+    for _, img in ipairs(sorted_images(S.store:load())) do
+      if S.fault.should_hang("image delete", img.reference) then S.hang() end
+    end
+  end
   local deleted = S.store:update(function(data)
     local targets = {}
     if p.opts.all then
       for _, img in ipairs(sorted_images(data)) do targets[#targets + 1] = img.reference end
     else
-      if #refs == 0 then errors.throw("invalidArgument", "no images specified and --all not supplied") end
       for _, r in ipairs(refs) do
-        local ref = normalize_or_throw(r)
-        if not data.images[ref] then
-          if not p.opts.force then errors.throw("notFound", "image not found: " .. r) end
+        local ref = images.normalize(r)
+        if not ref or not data.images[ref] then
+          if not p.opts.force then failures[#failures + 1] = r end
         else
           targets[#targets + 1] = ref
         end
       end
     end
+    local done = {}
     for _, ref in ipairs(targets) do
       local failing, pattern = S.fault.should_fail("image delete", ref)
-      if failing then errors.throw("internalError", "failed to delete image " .. ref, sim_cause(pattern)) end
-      data.images[ref] = nil
+      if failing then
+        io.stderr:write("failed to delete " .. ref .. ": " .. sim_cause(pattern) .. "\n")
+        failures[#failures + 1] = ref
+      else
+        data.images[ref] = nil
+        done[#done + 1] = ref
+      end
     end
-    return targets
+    return done
   end)
   for _, ref in ipairs(deleted) do S.out(ref .. "\n") end
+  if #failures > 0 then
+    errors.throw("internalError", "failed to delete one or more images: " .. swift_list(failures))
+  end
   return 0
 end
 
@@ -122,17 +162,42 @@ local function oci()
   return mod
 end
 
+-- --platform, or --os/--arch (ImageSave: DefaultPlatform.resolve), or nil.
+local function requested_platform(o)
+  if o.platform then return oci().parse_platform(o.platform) end
+  if o.os or o.arch then return { os = o.os or "linux", architecture = o.arch or "arm64" } end
+  return nil
+end
+
 function M.save(S, p)
   local data = S.store:load()
-  local list = {}
-  for _, r in ipairs(p.args.references) do
-    local ref = normalize_or_throw(r)
-    container.fault_point(S, "image save", ref, function(pattern)
+  local refs = p.args.references
+  local list, missing = {}, false
+  for _, r in ipairs(refs) do
+    local ref = images.normalize(r)
+    container.fault_point(S, "image save", ref or r, function(pattern)
       return errors.new("internalError", "failed to save image(s)", sim_cause(pattern))
     end)
-    local img = data.images[ref]
-    if not img then errors.throw("notFound", "image not found: " .. r) end
-    list[#list + 1] = img
+    local img = ref and data.images[ref]
+    if img then
+      list[#list + 1] = img
+    else
+      -- ImageSave.swift reports each miss (log.error from 1.0, print before) and then fails
+      local line = "failed to get image for reference " .. r .. ": " .. errors.nested("notFound", "image with reference " .. r) .. "\n"
+      if S.v:ge("1.0.0") then io.stderr:write(line) else S.out(line) end
+      missing = true
+    end
+  end
+  if missing then errors.throw("invalidArgument", "failed to save image(s)") end
+  local want = S.v:ge("0.12.0") and requested_platform(p.opts) or nil
+  if want then
+    for i, img in ipairs(list) do
+      local have = img.platforms and img.platforms[1] or {}
+      if have.os ~= want.os or have.architecture ~= want.architecture then
+        errors.throw("invalidArgument", "image " .. refs[i] .. " has no content for platform " .. oci().platform_string(want) ..
+          "; available platforms: " .. oci().platform_string({ os = have.os or "linux", architecture = have.architecture or "arm64" }))
+      end
+    end
   end
   local out_fh, close_it = io.stdout, false
   if p.opts.output then
@@ -140,11 +205,15 @@ function M.save(S, p)
     if not f then errors.throw("internalError", "cannot write " .. p.opts.output .. ": " .. tostring(err)) end
     out_fh, close_it = f, true
   end
-  local ok, err = oci().write(out_fh, list)
+  local entries = {}
+  for i, img in ipairs(list) do entries[i] = images.archive_entry(img) end
+  local ok, err = oci().write(out_fh, entries)
   if close_it then out_fh:close() end
   if ok == nil and err then errors.throw("internalError", "failed to save image(s)", tostring(err)) end
-  if not p.opts.output and S.v.save_stdout_lists_refs then
-    for _, img in ipairs(list) do io.stderr:write(img.reference .. "\n") end
+  io.stdout:flush()
+  -- The saved references: on stdout, except when stdout carries the archive (1.1+: stderr)
+  for _, r in ipairs(refs) do
+    if not p.opts.output and S.v.save_stdout_lists_refs then io.stderr:write(r .. "\n") else S.out(r .. "\n") end
   end
   return 0
 end
@@ -156,7 +225,11 @@ function M.load(S, p)
   local in_fh, close_it = io.stdin, false
   if p.opts.input then
     local f = io.open(p.opts.input, "rb")
-    if not f then errors.throw("notFound", "file " .. p.opts.input .. " does not exist") end
+    if not f then
+      -- ImageLoad.swift: log.error("file does not exist", metadata: ["path": …]), exit 1
+      io.stderr:write('file does not exist: ["path": ' .. p.opts.input .. ']\n')
+      return 1
+    end
     in_fh, close_it = f, true
   end
   local list, err = oci().read(in_fh)
@@ -165,10 +238,10 @@ function M.load(S, p)
   S.store:update(function(data)
     for _, img in ipairs(list) do
       local ref = images.normalize(img.reference) or img.reference
-      local rec = images.record(ref, S.now())
-      for k, val in pairs(img) do rec[k] = val end
-      rec.reference = ref
-      if rec.platforms and not json.is_array(rec.platforms) then json.array(rec.platforms) end
+      local plat = img.platform and oci().parse_platform(img.platform) or nil
+      local rec = images.record(ref, S.now(), plat)
+      -- the archive's index digest and size are the image's from now on
+      rec.digest, rec.size = img.digest, img.size or rec.size
       data.images[ref] = rec
     end
   end)

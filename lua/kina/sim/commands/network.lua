@@ -70,49 +70,82 @@ function M.inspect(S, p)
   local data = S.store:load()
   net.get(data, "default")
   local out = A()
+  local missing = {}
   for _, name in ipairs(p.args.networks) do
     local nw = data.networks[name]
-    if not nw then errors.throw("notFound", "network not found: " .. name) end
-    out[#out + 1] = render.network(nw, S.v)
+    if nw then out[#out + 1] = render.network(nw, S.v) else missing[#missing + 1] = name end
   end
+  -- NetworkInspect.swift: one error naming every missing network
+  if #missing > 0 then table.sort(missing); errors.throw("notFound", "network not found: " .. table.concat(missing, ", ")) end
   S.out(render.encode(out, S.v, true) .. "\n")
   return 0
 end
 
+-- NetworkDelete.swift: builtin and missing names fail before anything is deleted; a network
+-- still referred to by containers fails in the server, logged, and the command then fails.
 function M.delete(S, p)
   local names = p.args["network-names"] or {}
+  for _, name in ipairs(names) do
+    if S.fault.should_hang("network delete", name) then S.hang() end
+  end
+  if #names == 0 and not p.opts.all then errors.throw("invalidArgument", "no networks specified and --all not supplied") end
+  local failed = {}
   local deleted = S.store:update(function(data)
-    local targets = {}
+    net.get(data, "default")
+    local targets, seen = {}, {}
     if p.opts.all then
       for _, nw in ipairs(sorted_networks(data)) do
         if not nw.builtin then targets[#targets + 1] = nw.name end
       end
     else
-      if #names == 0 then errors.throw("invalidArgument", "no networks specified and --all not supplied") end
-      targets = names
-    end
-    for _, name in ipairs(targets) do
-      local failing, pattern = S.fault.should_fail("network delete", name)
-      if failing then
-        errors.throw("internalError", "failed to delete network " .. name,
-          string.format('internalError: "simulated failure (KINA_SIM_FAIL=%s)"', pattern))
-      end
-      local nw = data.networks[name] or (name == "default" and net.get(data, "default"))
-      if not nw then errors.throw("notFound", "network not found: " .. name) end
-      if nw.builtin then errors.throw("invalidArgument", "cannot delete builtin network: " .. name) end
-      for _, c in pairs(data.containers) do
-        for _, n in ipairs(c.networks or {}) do
-          if n.network == name then
-            errors.throw("invalidState", "cannot delete network " .. name .. " with attached containers")
+      local missing = {}
+      for _, name in ipairs(names) do
+        if not seen[name] then
+          seen[name] = true
+          local nw = data.networks[name]
+          if nw and nw.builtin then
+            errors.throw("invalidArgument", S.v:ge("0.10.0") and ("cannot delete a builtin network: " .. name)
+              or "cannot delete the default network")
           end
+          if nw then targets[#targets + 1] = name else missing[#missing + 1] = '"' .. name .. '"' end
         end
       end
-      data.networks[name] = nil
-      data.ipam[name] = nil
+      if #missing > 0 then
+        errors.throw("notFound", "failed to delete one or more networks: [" .. table.concat(missing, ", ") .. "]")
+      end
     end
-    return targets
+    local done = {}
+    for _, name in ipairs(targets) do
+      local err
+      local failing, pattern = S.fault.should_fail("network delete", name)
+      if failing then
+        err = string.format('internalError: "simulated failure (KINA_SIM_FAIL=%s)"', pattern)
+      else
+        local users = {}
+        for _, c in ipairs(require("kina.sim.state").sorted_containers(data)) do
+          for _, n in ipairs(c.networks or {}) do
+            if n.network == name then users[#users + 1] = c.id; break end
+          end
+        end
+        if #users > 0 then
+          err = errors.nested("invalidState", "cannot delete subnet " .. name .. " with referring containers: " .. table.concat(users, ", "))
+        end
+      end
+      if err then
+        io.stderr:write('failed to delete network: ["error": ' .. err .. ', "id": ' .. name .. ']\n')
+        failed[#failed + 1] = '"' .. name .. '"'
+      else
+        data.networks[name] = nil
+        data.ipam[name] = nil
+        done[#done + 1] = name
+      end
+    end
+    return done
   end)
   for _, name in ipairs(deleted) do S.out(name .. "\n") end
+  if #failed > 0 then
+    errors.throw("internalError", "delete failed for one or more networks: [" .. table.concat(failed, ", ") .. "]")
+  end
   return 0
 end
 

@@ -71,6 +71,46 @@ local VERSIONS = {
   ["kubeproxy.config.k8s.io"] = { v1alpha1 = true },
 }
 
+-- v1beta4 turned every extraArgs map into a list of {name, value} (kubeadm rejects the old
+-- shape with Go's unmarshal error, and v1beta3 rejects the new one).
+local function check_arg_shapes(doc, version)
+  local function is_list(v) return type(v) == "table" and (v[1] ~= nil or next(v) == nil) end
+  local function is_map(v) return type(v) == "table" and v[1] == nil end
+  local places = {}
+  for _, comp in ipairs({ "apiServer", "controllerManager", "scheduler" }) do
+    if type(doc[comp]) == "table" then
+      places[#places + 1] = { doc[comp].extraArgs, comp .. ".extraArgs", comp:sub(1, 1):upper() .. comp:sub(2) }
+    end
+  end
+  if type(doc.etcd) == "table" and type(doc.etcd["local"]) == "table" then
+    places[#places + 1] = { doc.etcd["local"].extraArgs, "etcd.local.extraArgs", "LocalEtcd" }
+  end
+  if type(doc.nodeRegistration) == "table" then
+    places[#places + 1] = { doc.nodeRegistration.kubeletExtraArgs, "nodeRegistration.kubeletExtraArgs", "NodeRegistrationOptions" }
+  end
+  for _, pl in ipairs(places) do
+    local v, field, struct = pl[1], pl[2], pl[3]
+    if v ~= nil and v ~= lyaml.null then
+      if version == "v1beta4" and not is_list(v) then
+        return "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal object into Go struct field " ..
+          struct .. "." .. field .. " of type []v1beta4.Arg"
+      elseif version == "v1beta3" and not is_map(v) then
+        return "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go struct field " ..
+          struct .. "." .. field .. " of type map[string]string"
+      end
+      if version == "v1beta4" then
+        for _, a in ipairs(v) do
+          if type(a) ~= "table" or type(a.name) ~= "string" then
+            return "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal " .. type(a) ..
+              " into Go struct field " .. struct .. "." .. field .. " of type v1beta4.Arg"
+          end
+        end
+      end
+    end
+  end
+  return nil
+end
+
 -- Load and validate a kubeadm config file; returns docs by kind, or nil + error text.
 local function load_config(n, path)
   local text = n:read(path)
@@ -100,6 +140,8 @@ local function load_config(n, path)
           end
           return nil, "no kind \"" .. doc.kind .. "\" is registered for version \"" .. doc.apiVersion .. "\" in scheme \"k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:31\""
         end
+        local shape_err = group == KUBEADM_GROUP and check_arg_shapes(doc, version)
+        if shape_err then return nil, shape_err end
         if not KINDS[group][doc.kind] then
           return nil, "no kind \"" .. doc.kind .. "\" is registered for version \"" .. doc.apiVersion .. "\" in scheme \"k8s.io/kubernetes/cmd/kubeadm/app/apis/kubeadm/scheme/scheme.go:31\""
         end
@@ -175,8 +217,10 @@ local function connect(n, server)
     if how == "name" then return nil, "dial tcp: lookup " .. host .. " on 192.168.64.1:53: no such host" end
     return nil, "dial tcp " .. addr .. ": connect: no route to host"
   end
+  -- vmnet does not forward between isolated VMs (macOS 15, or different networks): the
+  -- guest's SYN gets an ICMP host-unreachable back, Go reports "no route to host"
   if target ~= n.rec and n.ctx.reachable and not n.ctx.reachable(n.rec, target) then
-    return nil, "dial tcp " .. addr .. ": i/o timeout"
+    return nil, "dial tcp " .. addr .. ": connect: no route to host"
   end
   if not is_running(n, target) then return nil, "dial tcp " .. addr .. ": connect: no route to host" end
   local cl = target.rootfs and cluster_of(target)
@@ -1064,10 +1108,18 @@ local function kubectl(n, argv)
       elseif output and output:match("^yaml") then n:out(lyaml.dump({ doc }))
       else
         if #list == 0 then n:err("No resources found\n"); return 0 end
-        n:out(string.format("%-25s %-10s %-15s %-5s %s\n", "NAME", "STATUS", "ROLES", "AGE", "VERSION"))
+        local wide = output == "wide"
+        local head = string.format("%-25s %-10s %-15s %-5s %-9s", "NAME", "STATUS", "ROLES", "AGE", "VERSION")
+        if wide then head = head .. string.format(" %-15s %-12s %-31s %-15s %s", "INTERNAL-IP", "EXTERNAL-IP", "OS-IMAGE", "KERNEL-VERSION", "CONTAINER-RUNTIME") end
+        n:out((head:gsub("%s+$", "")) .. "\n")
         for _, e in ipairs(list) do
-          local _, ready = node_object(n, cl, e.node)
-          n:out(string.format("%-25s %-10s %-15s %-5s %s\n", e.node.name, ready and "Ready" or "NotReady", e.node.role == "control-plane" and "control-plane" or "<none>", age(n, e.node.joined_at), cl.k8s))
+          local obj, ready = node_object(n, cl, e.node)
+          local row = string.format("%-25s %-10s %-15s %-5s %-9s", e.node.name, ready and "Ready" or "NotReady", e.node.role == "control-plane" and "control-plane" or "<none>", age(n, e.node.joined_at), cl.k8s)
+          if wide then
+            local info = obj.status.nodeInfo
+            row = row .. string.format(" %-15s %-12s %-31s %-15s %s", e.node.ip or "<none>", "<none>", info.osImage, info.kernelVersion, info.containerRuntimeVersion)
+          end
+          n:out((row:gsub("%s+$", "")) .. "\n")
         end
       end
       return 0
@@ -1077,11 +1129,32 @@ local function kubectl(n, argv)
       local shown = {}
       for _, p in ipairs(pods) do if all_ns or p.ns == ns then shown[#shown + 1] = p end end
       if #shown == 0 then n:err("No resources found in " .. ns .. " namespace.\n"); return 0 end
-      if all_ns then n:out(string.format("%-20s %-45s %-7s %-9s %-10s %s\n", "NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE"))
-      else n:out(string.format("%-45s %-7s %-9s %-10s %s\n", "NAME", "READY", "STATUS", "RESTARTS", "AGE")) end
+      local wide = output == "wide"
+      local ips = {}
+      for _, node in ipairs(cl.nodes) do ips[node.name] = node.ip end
+      if verb == "describe" then
+        for k, p in ipairs(shown) do
+          if k > 1 then n:out("\n\n") end
+          n:out("Name:             " .. p.name .. "\nNamespace:        " .. p.ns .. "\nPriority:         2000001000\n")
+          n:out("Node:             " .. (p.node ~= "<none>" and (p.node .. "/" .. (ips[p.node] or "")) or "<none>") .. "\n")
+          n:out("Start Time:       " .. os.date("!%a, %d %b %Y %H:%M:%S +0000", math.floor(p.t or n:now())) .. "\n")
+          n:out("Status:           " .. p.status .. "\nConditions:\n  Type              Status\n  Ready             " ..
+            (p.status == "Running" and "True" or "False") .. "\nEvents:           <none>\n")
+        end
+        return 0
+      end
+      local function line(cells)
+        local fmt = (all_ns and "%-20s " or "") .. "%-45s %-7s %-9s %-10s %-5s" .. (wide and " %-15s %-25s %-16s %s" or "")
+        if not all_ns then table.remove(cells, 1) end
+        if not wide then for _ = 1, 4 do table.remove(cells) end end
+        n:out((string.format(fmt, table.unpack(cells)):gsub("%s+$", "")) .. "\n")
+      end
+      line({ "NAMESPACE", "NAME", "READY", "STATUS", "RESTARTS", "AGE", "IP", "NODE", "NOMINATED NODE", "READINESS GATES" })
       for _, p in ipairs(shown) do
-        if all_ns then n:out(string.format("%-20s %-45s %-7s %-9s %-10s %s\n", p.ns, p.name, p.ready, p.status, "0", age(n, p.t)))
-        else n:out(string.format("%-45s %-7s %-9s %-10s %s\n", p.name, p.ready, p.status, "0", age(n, p.t))) end
+        local host_net = p.name:match("^etcd%-") or p.name:match("^kube%-") or p.name:match("^kindnet%-")
+        local ip = p.status ~= "Running" and "<none>" or (host_net and ips[p.node]) or
+          ("10.244.0." .. (tonumber(digest.sha256(p.name):sub(1, 2), 16) % 250 + 2))
+        line({ p.ns, p.name, p.ready, p.status, "0", age(n, p.t), ip or "<none>", p.node, "<none>", "<none>" })
       end
       return 0
     elseif kind then
@@ -1153,7 +1226,29 @@ local function kubectl(n, argv)
   return 1
 end
 
+--- Pods scheduled on this node (for its /var/log/pods and /var/log/containers), from the
+-- cluster it belongs to; {} when it has not joined one.
+function K.pods_on(n)
+  local member = n:state("member")
+  if type(member) ~= "table" or not member.control_plane then return {} end
+  local cp_root
+  if member.control_plane == n.rec.id then cp_root = n.rec.rootfs
+  elseif n.ctx.containers then
+    for _, c in ipairs(n.ctx.containers()) do
+      if c.id == member.control_plane then cp_root = c.rootfs end
+    end
+  end
+  local cl = cp_root and rootfs.load_json(cp_root, rootfs.STATE_DIR .. "/cluster.json")
+  if type(cl) ~= "table" or type(cl.nodes) ~= "table" or not cl.nodes[1] then return {} end
+  local out = {}
+  for _, p in ipairs((synth_pods(n, cl))) do
+    if p.node == member.name and p.status == "Running" then out[#out + 1] = p end
+  end
+  return out
+end
+
 function K.install(commands)
+  commands.__pods_on = K.pods_on
   commands.kubeadm = function(n, argv) n.commands = commands; return kubeadm(n, argv) end
   commands.kubectl = function(n, argv) n.commands = commands; return kubectl(n, argv) end
   commands.kubelet = function(n, argv)

@@ -192,11 +192,17 @@ function M.save_json(root, path, value)
   return M.write(root, path, encode(value) .. "\n")
 end
 
+-- Identity of a boot: the start time as text with microseconds (a float would not survive
+-- the JSON round trip exactly, and every exec would then look like a new boot).
+local function boot_id(record)
+  return string.format("%.6f", tonumber(record and record.started) or 0)
+end
+
 --- The runtime (per-boot) state of a node: sysctls, services, iptables rules, journal.
 -- A record from another boot (record.started differs) is discarded.
 function M.load_runtime(root, record)
   local st = M.load_json(root, M.RUNTIME_FILE)
-  local boot = record and record.started or 0
+  local boot = boot_id(record)
   if type(st) ~= "table" or st.boot ~= boot then
     st = { boot = boot, sysctl = {}, services = {}, iptables = {}, journal = {} }
   end

@@ -452,10 +452,10 @@ end
 -- containerd, ctr, crictl --------------------------------------------------------------------
 
 local function effective_snapshotter(n)
-  local snap = (n:read("/etc/containerd/config.toml") or ""):match("snapshotter%s*=%s*\"([^\"]+)\"") or "overlayfs"
+  local snap = (n:read("/etc/containerd/config.toml") or ""):match("snapshotter%s*=%s*[\"']([^\"']+)[\"']") or "overlayfs"
   for _, f in ipairs(rootfs.list(n.root, "/etc/containerd/conf.d") or {}) do
     if f:match("%.toml$") then
-      local s = (n:read("/etc/containerd/conf.d/" .. f) or ""):match("snapshotter%s*=%s*\"([^\"]+)\"")
+      local s = (n:read("/etc/containerd/conf.d/" .. f) or ""):match("snapshotter%s*=%s*[\"']([^\"']+)[\"']")
       if s then snap = s end
     end
   end
@@ -497,13 +497,70 @@ local function containerd_down(n, prog)
   return 1
 end
 
+-- `containerd config dump`: the merged configuration (config.toml plus its conf.d imports) as
+-- containerd 2.x prints it, through go-toml v2 — literal strings and quoted keys in single
+-- quotes (`[plugins.'io.containerd.cri.v1.images']`, `snapshotter = 'overlayfs'`), tables
+-- nested under [plugins] and indented. Only the settings a kindest/node has are shown.
+local function config_dump(n)
+  local imports = { "/etc/containerd/config.toml" }
+  for _, f in ipairs(rootfs.list(n.root, "/etc/containerd/conf.d") or {}) do
+    if f:match("%.toml$") then imports[#imports + 1] = "/etc/containerd/conf.d/" .. f end
+  end
+  local q = {}
+  for i, f in ipairs(imports) do q[i] = "'" .. f .. "'" end
+  local snap = effective_snapshotter(n)
+  return table.concat({
+    "version = 3",
+    "root = '/var/lib/containerd'",
+    "state = '/run/containerd'",
+    "temp = ''",
+    "disabled_plugins = []",
+    "required_plugins = []",
+    "oom_score = 0",
+    "imports = [" .. table.concat(q, ", ") .. "]",
+    "",
+    "[grpc]",
+    "  address = '/run/containerd/containerd.sock'",
+    "  uid = 0",
+    "  gid = 0",
+    "  max_recv_message_size = 16777216",
+    "  max_send_message_size = 16777216",
+    "",
+    "[plugins]",
+    "  [plugins.'io.containerd.cri.v1.images']",
+    "    snapshotter = '" .. snap .. "'",
+    "    disable_snapshot_annotations = true",
+    "    discard_unpacked_layers = false",
+    "    max_concurrent_downloads = 3",
+    "    image_pull_progress_timeout = '5m0s'",
+    "",
+    "    [plugins.'io.containerd.cri.v1.images'.pinned_images]",
+    "      sandbox = 'registry.k8s.io/pause:3.10.1'",
+    "",
+    "  [plugins.'io.containerd.cri.v1.runtime']",
+    "    enable_selinux = false",
+    "",
+    "    [plugins.'io.containerd.cri.v1.runtime'.containerd]",
+    "      default_runtime_name = 'runc'",
+    "",
+    "      [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes]",
+    "        [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]",
+    "          runtime_type = 'io.containerd.runc.v2'",
+    "          base_runtime_spec = '/etc/containerd/cri-base.json'",
+    "",
+    "          [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]",
+    "            SystemdCgroup = true",
+    "",
+    "        [plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.test-handler]",
+    "          runtime_type = 'io.containerd.runc.v2'",
+    "",
+  }, "\n")
+end
+
 local function install_containerd(commands)
   function commands.containerd(n, argv)
     if argv[2] == "config" and argv[3] == "dump" then
-      local text = n:read("/etc/containerd/config.toml") or ""
-      local snap = effective_snapshotter(n)
-      text = text:gsub('snapshotter%s*=%s*"[^"]*"', 'snapshotter = "' .. snap .. '"')
-      n:out(text)
+      n:out(config_dump(n))
       return 0
     elseif argv[2] == "--version" or argv[2] == "-v" then
       n:out("containerd github.com/containerd/containerd/v2 v2.2.1 dea7da592f5d1d2b7755e3a161be07f43fad8f75\n")
@@ -589,7 +646,7 @@ local function install_containerd(commands)
         end
         local name = img.reference:match("^untagged@") and img.reference or R.normalize_ref(img.reference)
         local existing, idx = find(name)
-        local entry = { name = name, namespace = ns, digest = img.digest, id = "sha256:" .. require("kina.core.digest").sha256("config " .. img.digest),
+        local entry = { name = name, namespace = ns, digest = img.digest, id = img.config_digest or ("sha256:" .. require("kina.core.digest").sha256("config " .. img.digest)),
           size = img.size or 0, platform = plat, snapshotter = snapshotter or effective_snapshotter(n) }
         if existing then st.images[idx] = entry else st.images[#st.images + 1] = entry end
         n:out("unpacking " .. name .. " (" .. img.digest .. ")...done\n")
