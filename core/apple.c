@@ -1087,6 +1087,7 @@ static const struct {
   {"nf_tables", "could not fetch rule set generation id"},
   {"nf_tables", "failed to initialize nft"},
   {"nf_tables", "nf_tables not"},
+  {"not_found", "failed to delete one or more networks"},
   {"image_not_found", "image not found"},
   {"image_not_found", "failed with response: 404"},
   {"image_not_found", "manifest unknown"},
