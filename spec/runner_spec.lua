@@ -260,12 +260,13 @@ describe("kina.core.runner", function()
   end)
 
   it("leaves no zombie and no file descriptor behind", function()
-    local fds_before, kids_before = open_fds(), #children()
+    local fds_before = open_fds()
+    local pids = {}
     do
       local r <close> = runner.new()
-      local ps = {}
       for i = 1, 20 do
-        ps[i] = assert(r:spawn{ argv = { "sh", "-c", "echo " .. i .. "; echo e >&2" }, stdin = "in" })
+        local p = assert(r:spawn{ argv = { "sh", "-c", "echo " .. i .. "; echo e >&2" }, stdin = "in" })
+        pids[#pids + 1] = p:pid()
       end
       local pending = 20
       while pending > 0 do
@@ -277,11 +278,15 @@ describe("kina.core.runner", function()
         end
       end
       -- one left running is killed and reaped by close
-      assert(r:spawn{ argv = { "sleep", "30" } })
+      pids[#pids + 1] = assert(r:spawn{ argv = { "sleep", "30" } }):pid()
     end
     collectgarbage()
     collectgarbage()
-    assert.equal(kids_before, #children())
+    -- a zombie would still be listed in /proc: every child was reaped
+    for _, pid in ipairs(pids) do assert.is_false(exists(pid), "pid " .. pid .. " is still there") end
+    for _, c in ipairs(children()) do
+      for _, pid in ipairs(pids) do assert.are_not.equal(pid, c.pid) end
+    end
     assert.equal(fds_before, open_fds())
   end)
 
