@@ -19,6 +19,24 @@ function M.is_usage_error(err)
   return getmetatable(err) == UsageError
 end
 
+--- Flags every command takes (the CLI passes -v/-q given before the verb through to scripts).
+M.VERBOSE = { name = "verbose", short = "v", kind = "boolean", help = "more output (debug lines, tracebacks)" }
+M.QUIET = { name = "quiet", short = "q", kind = "boolean", help = "only warnings and errors" }
+--- --name, defaulting to $KINA_CLUSTER_NAME, then "kina" (kind's KIND_CLUSTER_NAME rule).
+M.NAME = { name = "name", short = "n", kind = "string", metavar = "NAME",
+  help = "the cluster's name (default $KINA_CLUSTER_NAME, else kina)" }
+M.KUBECONFIG = { name = "kubeconfig", kind = "string", metavar = "PATH",
+  help = "the kubeconfig file (default: $KUBECONFIG's, else ~/.kube/config)" }
+
+--- The cluster name from --name, $KINA_CLUSTER_NAME or "kina".
+function M.cluster_name(opts, getenv)
+  getenv = getenv or os.getenv
+  if opts.name and opts.name ~= "" then return opts.name end
+  local env = getenv("KINA_CLUSTER_NAME")
+  if env and env ~= "" then return env end
+  return "kina"
+end
+
 local kinds = { string = true, boolean = true, list = true, duration = true, integer = true }
 
 --- Seconds in a Go-style duration ("30s", "5m", "1m30s", "250ms", "0") or nil.

@@ -13,6 +13,18 @@ local M = {}
 
 -- verb [noun] -> script name and one-line summary, in `kina help` order
 M.commands = {
+  { words = { "create", "cluster" }, script = "create", summary = "Create a cluster" },
+  { words = { "delete", "cluster" }, script = "delete", summary = "Delete a cluster" },
+  { words = { "delete", "clusters" }, script = "delete_clusters", summary = "Delete clusters by name, or --all" },
+  { words = { "get", "clusters" }, script = "get_clusters", summary = "List clusters" },
+  { words = { "get", "nodes" }, script = "get_nodes", summary = "List a cluster's nodes" },
+  { words = { "get", "kubeconfig" }, script = "get_kubeconfig", summary = "Print a cluster's kubeconfig" },
+  { words = { "export", "kubeconfig" }, script = "export_kubeconfig", summary = "Merge a cluster's kubeconfig into your kubeconfig file" },
+  { words = { "export", "logs" }, script = "export_logs", summary = "Collect a cluster's logs into a directory" },
+  { words = { "load", "docker-image" }, script = "load_image", summary = "Load images from Apple's image store into nodes" },
+  { words = { "load", "image-archive" }, script = "load_archive", summary = "Load image archives (tar) into nodes" },
+  { words = { "stop", "cluster" }, script = "stop", summary = "Stop a cluster's nodes (kina's own; kind has none)" },
+  { words = { "start", "cluster" }, script = "start", summary = "Start a stopped cluster again" },
   { words = { "version" }, script = "version", summary = "Print kina's version" },
   { words = { "run" }, summary = "Run a Lua script with the kina API (kina run FILE.lua [args...])" },
   { words = { "help" }, summary = "Help about any command" },
@@ -101,7 +113,8 @@ local function run_file(path, argv, ctx)
     return 2
   end
   local async = package.loaded["kina.async"]
-  if async and async.is_interrupted(err) then
+  if async and (async.is_interrupted(err) or (type(err) == "table" and err.interrupted)) then
+    if not async.is_interrupted(err) then io.stderr:write("ERROR: ", error_text(err, ctx.verbose), "\n") return 130 end
     io.stderr:write("ERROR: ", tostring(err), "\n")
     return 130
   end

@@ -26,4 +26,24 @@ function kina.run(fn, opts, ...)
   return async.run(fn, opts, ...)
 end
 
+--- A cluster handle (see kina.cluster): kina.cluster{ name = "dev", config = "dev.yaml" }.
+function kina.cluster(opts)
+  return require("kina.cluster").new(opts)
+end
+
+--- Apple's runtime as a provider (see kina.provider.apple); needs a scheduler.
+function kina.provider(opts)
+  return require("kina.provider.apple").new(opts)
+end
+
+--- A kind-style status writer (see kina.status).
+function kina.status(opts)
+  return require("kina.status").new(opts)
+end
+
+--- Load a cluster configuration: a Lua file returning a table, or kind's YAML (see kina.config).
+function kina.config(path, opts)
+  return require("kina.config").load(path, opts)
+end
+
 return kina

@@ -1,0 +1,1031 @@
+--- kina.cluster — a Kubernetes cluster of kindest/node containers on Apple's runtime.
+--
+--   local kina = require "kina"
+--   local c <close> = kina.cluster{ name = "dev", config = "dev.yaml" }
+--   c:create()                         -- runs c.steps, in order
+--   for _, n in ipairs(c:nodes()) do print(n.name, n.role, n.ip) end
+--   c:delete()
+--
+-- `create` is a list of named steps (c.steps, each {name, title, run = function(c, ctx)}) that a
+-- script can replace, wrap, skip or extend before calling create(); see scripts/create.lua and
+-- examples/add-step.lua. A failing (or interrupted) step removes every node and network this
+-- create made, and its kubeconfig entries, unless `retain` is set, then raises a CreateError
+-- naming the step.
+
+local async = require "kina.async"
+local apple = require "kina.provider.apple"
+local spec = require "kina.core.spec"
+local config_lib = require "kina.config"
+local kubeadm = require "kina.kubeadm"
+local kubeconfig = require "kina.kubeconfig"
+local status_lib = require "kina.status"
+
+local M = {}
+
+M.CLUSTER_LABEL = apple.CLUSTER_LABEL
+M.ROLE_LABEL = apple.ROLE_LABEL
+M.ADMIN_CONF = "/etc/kubernetes/admin.conf"
+M.STATE_FILE = "/kind/kina-state.json"
+
+--- Node preparation Apple's runtime needs (apple-container §5.6: what `container k8s` found
+-- necessary). Each can be turned off or changed through `prepare` in kina.cluster{...}.
+M.DEFAULT_PREPARE = {
+  -- Linux's default is 0; pods' traffic is routed through the node (§5.2: the runtime only sets
+  -- vm.* sysctls). Needs a writable /proc/sys: --read-only-path NONE on 1.2.1+.
+  ip_forward = true,
+  -- kube-proxy and CNIs expect bridged traffic to pass iptables; the keys may not exist yet, so
+  -- failures are ignored (as Apple's plugin does).
+  bridge_netfilter = true,
+  -- containerd's CRI snapshotter: Apple's plugin forces "native" in kind nodes (§5.6).
+  snapshotter = "native",
+  -- Attachments have MTU 1280 (§5.4, #1110): clamp TCP MSS to 1280 - 60 = 1220 so TCP through
+  -- pods and NAT does not stall on large segments.
+  mss_clamp = 1220,
+}
+
+M.BOOT_TIMEOUT = 240 -- seconds for containerd's socket to appear, as Apple's plugin waits
+
+---------------------------------------------------------------------------------------------
+-- Errors
+
+local CreateError = {}
+CreateError.__index = CreateError
+CreateError.__tostring = function(e)
+  local lines = { ("failed to create cluster %q: step %q (%s) failed"):format(e.cluster, e.step, e.title) }
+  lines[#lines + 1] = tostring(e.cause)
+  if e.cleanup then lines[#lines + 1] = e.cleanup end
+  return table.concat(lines, "\n")
+end
+M.CreateError = CreateError
+
+function M.is_create_error(e) return getmetatable(e) == CreateError end
+
+local function fail(message, hint)
+  error(setmetatable({ message = message, hint = hint }, {
+    __tostring = function(e) return e.message .. (e.hint and ("\n  hint: " .. e.hint) or "") end,
+  }), 0)
+end
+M.fail = fail
+
+---------------------------------------------------------------------------------------------
+-- The cluster object
+
+local Cluster = {}
+Cluster.__index = Cluster
+Cluster.__close = function(c) c:close() end
+
+local option_fields = {
+  name = true, config = true, image = true, provider = true, scheduler = true, status = true,
+  kubeconfig = true, retain = true, wait = true, prepare = true, getenv = true, boot_timeout = true,
+}
+
+--- A cluster handle. opts: name (default $KINA_CLUSTER_NAME, the config's, or "kina"),
+-- config (a model from kina.config, a table in config form, or a path to a Lua/YAML file),
+-- image (overrides every node's image), provider, scheduler, status (kina.status writer),
+-- kubeconfig (path, as --kubeconfig), retain (keep nodes after a failed create), wait (seconds
+-- to wait for Ready), prepare (overrides of DEFAULT_PREPARE), boot_timeout, getenv.
+function M.new(opts)
+  opts = opts or {}
+  for k in pairs(opts) do
+    if not option_fields[k] then error("kina.cluster: unknown option '" .. tostring(k) .. "'", 2) end
+  end
+  local getenv = opts.getenv or os.getenv
+  -- the name: --name, then $KINA_CLUSTER_NAME, then the config's, then "kina" (kind's order)
+  local name = opts.name
+  if name == "" then name = nil end
+  if name == nil then
+    local env = getenv("KINA_CLUSTER_NAME")
+    if env and env ~= "" then name = env end
+  end
+  local load_opts = { name = name, image = opts.image }
+  local model
+  if type(opts.config) == "string" then
+    model = config_lib.load(opts.config, load_opts)
+  elseif type(opts.config) == "table" and opts.config.nodes and opts.config.networking and opts.config.name
+      and opts.config.nodes[1] and opts.config.nodes[1].name then
+    model = opts.config -- already a model
+  elseif type(opts.config) == "table" then
+    model = config_lib.from_table(opts.config, "config", load_opts)
+  else
+    model = config_lib.from_table({}, "default", load_opts)
+  end
+  local prepare = {}
+  for k, v in pairs(M.DEFAULT_PREPARE) do prepare[k] = v end
+  for k, v in pairs(opts.prepare or {}) do
+    if M.DEFAULT_PREPARE[k] == nil then error("kina.cluster: unknown prepare option '" .. tostring(k) .. "'", 2) end
+    prepare[k] = v
+  end
+  local sched = opts.scheduler
+  local own_sched = false
+  if not sched then
+    sched = async.new({ max = 16 })
+    own_sched = true
+  end
+  local c = setmetatable({
+    name = model.name,
+    model = model,
+    sched = sched,
+    own_sched = own_sched,
+    provider = opts.provider or apple.new{ scheduler = sched },
+    status = opts.status or status_lib.new{},
+    kubeconfig_path = opts.kubeconfig,
+    retain = opts.retain,
+    wait = opts.wait or 0,
+    prepare = prepare,
+    getenv = getenv,
+    boot_timeout = opts.boot_timeout or M.BOOT_TIMEOUT,
+  }, Cluster)
+  c.steps = M.create_steps()
+  return c
+end
+
+function Cluster:close()
+  if self.own_sched and self.sched then
+    self.sched:close()
+    self.sched = nil
+  end
+end
+
+--- The labels that select this cluster's nodes.
+function Cluster:selector()
+  return { [M.CLUSTER_LABEL] = self.name }
+end
+
+--- This cluster's nodes (records from the provider: name, role, state, ip, labels, ports ...).
+function Cluster:nodes()
+  return self.provider:list{ labels = self:selector() }
+end
+
+local function by_role(nodes, role)
+  local out = {}
+  for _, n in ipairs(nodes) do if n.role == role then out[#out + 1] = n end end
+  return out
+end
+
+--- The first control plane by name (kind's bootstrap node), or raise.
+function Cluster:control_plane(nodes)
+  nodes = nodes or self:nodes()
+  local cps = by_role(nodes, "control-plane")
+  if #cps == 0 then
+    fail(("could not locate any control plane nodes for cluster named %q. Use the --name option to select a different cluster"):format(self.name))
+  end
+  table.sort(cps, function(a, b) return a.name < b.name end)
+  return cps[1]
+end
+
+function Cluster:exec(node, argv, opts)
+  if type(node) == "table" then node = node.name end
+  return self.provider:exec(node, argv, opts)
+end
+
+local function kubectl(args)
+  local argv = { "kubectl", "--kubeconfig=" .. M.ADMIN_CONF }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  return argv
+end
+M.kubectl = kubectl
+
+-- Run fn(item) for every item concurrently; returns results in order, raises the first error
+-- after all have finished.
+function Cluster:each(items, fn)
+  local tasks = {}
+  for i, item in ipairs(items) do tasks[i] = self.sched:go(fn, item) end
+  local results = self.sched:await_all(tasks)
+  local out = {}
+  for i, r in ipairs(results) do out[i] = r[1] end
+  return out
+end
+
+-- Run fn() while the status spinner turns (on a terminal).
+function Cluster:with_spinner(fn)
+  if not self.status.smart then return fn() end
+  local running = true
+  local spinner = self.sched:go(function()
+    while running do
+      self.status:spin()
+      self.sched:sleep(0.1)
+    end
+  end)
+  local ok, err = pcall(fn)
+  running = false
+  self.sched:join(spinner)
+  if not ok then error(err, 0) end
+  return err
+end
+
+---------------------------------------------------------------------------------------------
+-- Node descriptions
+
+local function proxy_env(getenv)
+  local out, any = {}, false
+  for _, k in ipairs{ "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy" } do
+    local v = getenv(k)
+    if v and v ~= "" then
+      out[k:upper()] = out[k:upper()] or v
+      any = true
+    end
+  end
+  return any and out or nil
+end
+
+--- The spec-builder description of every node of the model, in order.
+function Cluster:descriptions()
+  local model, out = self.model, {}
+  local net = model.networking
+  local proxy = proxy_env(self.getenv)
+  for i, n in ipairs(model.nodes) do
+    local d = {
+      name = n.name, cluster = model.name, role = n.role, image = n.image,
+      cpus = n.cpus or model.cpus, memory = n.memory or model.memory,
+      labels = n.labels and next(n.labels) and n.labels or nil,
+      network = model.network, kernel = n.kernel or model.kernel,
+    }
+    local mounts = {}
+    for _, m in ipairs(n.extra_mounts or {}) do
+      mounts[#mounts + 1] = { host_path = m.host_path, container_path = m.container_path, readonly = m.readonly or nil, type = "bind" }
+    end
+    if #mounts > 0 then d.mounts = mounts end
+    local ports = {}
+    for _, pm in ipairs(n.extra_port_mappings or {}) do
+      ports[#ports + 1] = { host_address = pm.listen_address, host_port = pm.host_port, container_port = pm.container_port,
+        protocol = pm.protocol and pm.protocol:lower() or nil }
+    end
+    if #ports > 0 then d.ports = ports end
+    if n.name == self.bootstrap_name then
+      d.api_server = { address = net.api_server_address, port = self.api_server_port or net.api_server_port }
+    end
+    if proxy then
+      d.proxy = proxy
+      d.no_proxy_extra = { net.pod_subnet, net.service_subnet, "192.168.0.0/16", "localhost", "127.0.0.1", ".svc", ".svc.cluster", ".svc.cluster.local" }
+    end
+    out[i] = { desc = d, field = ("nodes[%d]"):format(i), node = n }
+  end
+  return out
+end
+
+---------------------------------------------------------------------------------------------
+-- Steps of create
+
+local function step(name, title, run) return { name = name, title = title, run = run } end
+
+local function title_of(c, s)
+  if type(s.title) == "function" then return s.title(c) end
+  return s.title or s.name
+end
+
+local function distinct_images(model)
+  local seen, out = {}, {}
+  for _, n in ipairs(model.nodes) do
+    if not seen[n.image] then
+      seen[n.image] = true
+      out[#out + 1] = n.image
+    end
+  end
+  return out
+end
+
+local function strip_digest(ref) return (ref:gsub("@sha256:%x+$", "")) end
+
+-- A free TCP port on the loopback address, for the API server.
+local function free_port(address)
+  local uv = require "luv"
+  local tcp = uv.new_tcp()
+  assert(tcp:bind(address or "127.0.0.1", 0))
+  local port = tcp:getsockname().port
+  tcp:close()
+  uv.run("nowait")
+  return port
+end
+
+local function steps_preflight(c, ctx)
+  local info, warnings = c.provider:ensure_ready()
+  ctx.info = info
+  for _, w in ipairs(warnings or {}) do c.status:warn(w) end
+  local model = c.model
+  if #model.nodes > 1 and info.macos == 15 then
+    fail(("a cluster of %d nodes needs macOS 26: on macOS 15 Apple's runtime keeps containers from reaching each other "
+      .. "(apple/container#326)"):format(#model.nodes), "create a single-node cluster, or upgrade to macOS 26.")
+  end
+  if model.network and info.macos == 15 then
+    fail(("network %q: networks other than the default need macOS 26"):format(model.network), apple.HINTS.network_needs_macos26)
+  end
+  local existing = c:nodes()
+  if #existing > 0 then
+    fail(("node(s) already exist for a cluster with the name %q"):format(c.name),
+      ("delete it first (kina delete cluster --name %s) or choose another --name."):format(c.name))
+  end
+  -- the API server is published on the host's loopback; port 0 means "pick a free one"
+  local cps = by_role(model.nodes, "control-plane")
+  c.bootstrap_name = cps[1] and cps[1].name
+  for _, w in ipairs(model.warnings or {}) do c.status:warn(w) end
+  -- host port 0 means "kina picks a free one" (kind's 0 and -1): pick them now, avoiding the
+  -- ports the config claims, so the check below and `container run` see real ports
+  local net = model.networking
+  local claimed = {}
+  for _, n in ipairs(model.nodes) do
+    for _, pm in ipairs(n.extra_port_mappings or {}) do
+      if (pm.host_port or 0) ~= 0 then claimed[pm.host_port] = true end
+    end
+  end
+  if (net.api_server_port or 0) ~= 0 then claimed[net.api_server_port] = true end
+  local function pick(address)
+    for _ = 1, 100 do
+      local port = free_port(address)
+      if not claimed[port] then
+        claimed[port] = true
+        return port
+      end
+    end
+    fail("could not find a free host port")
+  end
+  for _, n in ipairs(model.nodes) do
+    for _, pm in ipairs(n.extra_port_mappings or {}) do
+      if (pm.host_port or 0) == 0 then pm.host_port = pick(pm.listen_address) end
+    end
+  end
+  if (net.api_server_port or 0) == 0 then c.api_server_port = pick(net.api_server_address)
+  else c.api_server_port = net.api_server_port end
+  -- validate every node's command line and find taken host ports before anything is created
+  local ports = {}
+  for _, d in ipairs(c:descriptions()) do
+    local _, extra = require("kina.core.spec").run_argv(d.desc, info.version, d.field)
+    for _, w in ipairs(extra.warnings or {}) do c.status:warn(w) end
+    for _, p in ipairs(extra.host_ports or {}) do ports[#ports + 1] = p end
+  end
+  c.provider:check_host_ports(ports)
+end
+
+local function steps_ensure_image(c, ctx)
+  for _, image in ipairs(distinct_images(c.model)) do
+    if not c.provider:image_exists(image) then
+      c.status:debug("pulling " .. image)
+      c.provider:image_pull(image, { on_progress = function(line) c.status:debug(line) end })
+    end
+  end
+  ctx.images = distinct_images(c.model)
+end
+
+local function steps_network(c, ctx)
+  local name = c.model.network
+  if not name then return end
+  local existing = c.provider:network_inspect(name)
+  if not existing then
+    c.provider:network_create(name, { labels = { [M.CLUSTER_LABEL] = c.name } })
+    ctx.created_network = name
+  end
+end
+
+-- Poll until containerd's socket exists in the node (what Apple's plugin waits for).
+function Cluster:wait_for_boot(name, timeout)
+  local deadline = async.now() + (timeout or self.boot_timeout)
+  while true do
+    local r = self.provider:exec(name, { "test", "-S", "/run/containerd/containerd.sock" }, { check = false, timeout = 30 })
+    if r.code == 0 then return end
+    if async.now() >= deadline then
+      fail(("node %s did not come up within %gs: /run/containerd/containerd.sock never appeared"):format(name, timeout or self.boot_timeout),
+        "look at the node's boot log: container logs " .. name)
+    end
+    self.sched:sleep(0.25)
+  end
+end
+
+local function steps_provision(c, ctx)
+  ctx.planned = {}
+  for _, d in ipairs(c:descriptions()) do ctx.planned[#ctx.planned + 1] = d.desc.name end
+  c:each(c:descriptions(), function(d)
+    c.provider:create(d.desc, d.field)
+    c:wait_for_boot(d.desc.name)
+  end)
+end
+
+--- Run the node preparation of DEFAULT_PREPARE (as configured) on one node.
+function Cluster:prepare_node(name)
+  local p = self.prepare
+  if p.ip_forward then
+    self:exec(name, { "sysctl", "-w", "net.ipv4.ip_forward=1" })
+  end
+  if p.bridge_netfilter then
+    for _, key in ipairs{ "net.bridge.bridge-nf-call-iptables=1", "net.bridge.bridge-nf-call-ip6tables=1" } do
+      self:exec(name, { "sysctl", "-w", key }, { check = false })
+    end
+  end
+  if p.snapshotter then
+    local conf = self:exec(name, { "cat", "/etc/containerd/config.toml" }).stdout
+    local version = tonumber(conf:match("\nversion%s*=%s*(%d+)") or conf:match("^version%s*=%s*(%d+)") or "2")
+    local section = version >= 3 and '[plugins."io.containerd.cri.v1.images"]' or '[plugins."io.containerd.grpc.v1.cri".containerd]'
+    self.provider:copy_to(name, ("version = %d\n%s\n  snapshotter = %q\n"):format(version, section, p.snapshotter),
+      "/etc/containerd/conf.d/kina-snapshotter.toml")
+  end
+  for i, patch in ipairs(self.model.containerd_config_patches or {}) do
+    self.provider:copy_to(name, patch, ("/etc/containerd/conf.d/kina-patch-%d.toml"):format(i))
+  end
+  if p.snapshotter or #(self.model.containerd_config_patches or {}) > 0 then
+    self:exec(name, { "systemctl", "restart", "containerd" })
+    self:wait_for_boot(name)
+  end
+  if p.mss_clamp then
+    for _, chain in ipairs{ "OUTPUT", "FORWARD" } do
+      self:exec(name, { "iptables-nft", "-t", "mangle", "-A", chain, "-p", "tcp", "--tcp-flags", "SYN,RST", "SYN",
+        "-j", "TCPMSS", "--set-mss", tostring(p.mss_clamp) })
+    end
+  end
+end
+
+local function steps_prepare(c, ctx)
+  c:each(ctx.planned, function(name) c:prepare_node(name) end)
+end
+
+-- IPs of this cluster's nodes, by name (one `list`).
+function Cluster:node_ips()
+  local ips = {}
+  for _, n in ipairs(self:nodes()) do ips[n.name] = n.ip end
+  return ips
+end
+
+local function steps_config(c, ctx)
+  local model = c.model
+  local ips = c:node_ips()
+  local bootstrap = c.bootstrap_name
+  ctx.bootstrap = bootstrap
+  local all_ips = {}
+  for _, n in ipairs(model.nodes) do
+    if not ips[n.name] then fail(("node %s has no IP address"):format(n.name)) end
+    all_ips[#all_ips + 1] = ips[n.name]
+  end
+  local sans = {}
+  for _, ip in ipairs(all_ips) do sans[#sans + 1] = ip end
+  local net = model.networking
+  if net.api_server_address and net.api_server_address ~= "0.0.0.0" then sans[#sans + 1] = net.api_server_address end
+  ctx.ips = ips
+  c:each(model.nodes, function(n)
+    local version = c:exec(n.name, { "cat", "/kind/version" }).stdout:gsub("%s+$", "")
+    local text = kubeadm.config({
+      cluster = model.name, node = n.name, role = n.role, bootstrap = n.name == bootstrap,
+      k8s_version = version, node_ip = ips[n.name], endpoint_ip = ips[bootstrap], cert_sans = sans,
+      pod_subnet = net.pod_subnet, service_subnet = net.service_subnet, kube_proxy_mode = net.kube_proxy_mode,
+      feature_gates = model.feature_gates, runtime_config = model.runtime_config, node_labels = n.labels,
+      provider = "apple",
+    }, model.kubeadm_config_patches, n.kubeadm_config_patches, n.name)
+    c.provider:copy_to(n.name, text, kubeadm.CONFIG_PATH)
+    -- what kina needs to know later (start: has the IP changed? do the certificates cover it?)
+    c.provider:copy_to(n.name, require("kina.json").encode({ ip = ips[n.name], cert_sans = sans, endpoint = ips[bootstrap] }),
+      M.STATE_FILE)
+  end)
+end
+
+-- The last `lines` lines of a command's output, for errors that should not be a wall of text.
+local function tail(text, lines)
+  local all = {}
+  for line in (text or ""):gmatch("[^\n]+") do all[#all + 1] = line end
+  local from = math.max(1, #all - lines + 1)
+  return table.concat(all, "\n", from)
+end
+M.tail = tail
+
+local function kubeadm_failure(c, node, what, err)
+  if apple.is_error(err) and err.result then
+    local out = (err.result.stdout or "") .. (err.result.stderr or "")
+    fail(("%s failed on %s (exit status %s); the last lines of its output:\n%s"):format(what, node,
+      tostring(err.result.code), tail(out, 15)),
+      ("see the whole story with `kina export logs --name %s` (kubelet.log, journal.log) or run "
+        .. "`container exec %s journalctl -u kubelet --no-pager`."):format(c.name, node))
+  end
+  error(err, 0)
+end
+
+local function steps_kubeadm_init(c, ctx)
+  local node = ctx.bootstrap
+  local ok, err = pcall(c.exec, c, node, { "kubeadm", "init", "--config=" .. kubeadm.CONFIG_PATH, "--skip-token-print",
+    kubeadm.ignore_preflight_flag(), "--v=6" })
+  if not ok then kubeadm_failure(c, node, "kubeadm init", err) end
+  if #by_role(c.model.nodes, "worker") == 0 then
+    -- a single control plane must also run workloads
+    c:exec(node, kubectl{ "taint", "nodes", "--all", "node-role.kubernetes.io/control-plane-" })
+  end
+end
+
+local function steps_cni(c, ctx)
+  if c.model.networking.disable_default_cni then return end
+  local manifest = c:exec(ctx.bootstrap, { "cat", "/kind/manifests/default-cni.yaml" }).stdout
+  manifest = manifest:gsub("{{%s*%.PodSubnet%s*}}", function() return c.model.networking.pod_subnet end)
+  c:exec(ctx.bootstrap, kubectl{ "create", "-f", "-" }, { stdin = manifest })
+end
+
+local function steps_storage(c, ctx)
+  local r = c:exec(ctx.bootstrap, { "cat", "/kind/manifests/default-storage.yaml" }, { check = false })
+  if r.code ~= 0 then
+    c.status:warn("could not read the storage manifest from the node image; no default StorageClass installed")
+    return
+  end
+  c:exec(ctx.bootstrap, kubectl{ "apply", "-f", "-" }, { stdin = r.stdout })
+end
+
+local function steps_join(c, ctx)
+  local workers = by_role(c.model.nodes, "worker")
+  c:each(workers, function(n)
+    local ok, err = pcall(c.exec, c, n.name, { "kubeadm", "join", "--config", kubeadm.CONFIG_PATH,
+      kubeadm.ignore_preflight_flag(), "--v=6" })
+    if not ok then kubeadm_failure(c, n.name, "kubeadm join", err) end
+  end)
+end
+
+-- Round a duration as Go's time.Duration.Round(time.Second).String() does: 1m0s, 21s.
+local function go_duration(seconds)
+  seconds = math.floor(seconds + 0.5)
+  if seconds < 60 then return seconds .. "s" end
+  local m, s = seconds // 60, seconds % 60
+  if m < 60 then return ("%dm%ds"):format(m, s) end
+  return ("%dh%dm%ds"):format(m // 60, m % 60, s)
+end
+M.go_duration = go_duration
+
+--- Node readiness from `kubectl get nodes -o json` on the control plane: {name = {ready, reason}}.
+function Cluster:node_conditions(cp)
+  local r = self:exec(cp, kubectl{ "get", "nodes", "-o", "json" }, { check = false })
+  if r.code ~= 0 then return nil, r.stderr end
+  local doc = require("kina.json").decode(r.stdout)
+  local out = {}
+  for _, item in ipairs(doc and doc.items or {}) do
+    local ready, reason = false, "no Ready condition yet"
+    for _, cond in ipairs(item.status and item.status.conditions or {}) do
+      if cond.type == "Ready" then
+        ready = cond.status == "True"
+        reason = ("%s: %s"):format(tostring(cond.reason), tostring(cond.message))
+      end
+    end
+    out[item.metadata.name] = { ready = ready, reason = reason }
+  end
+  return out
+end
+
+local function steps_wait(c, ctx)
+  local start = async.now()
+  local deadline = start + c.wait
+  local pending
+  while true do
+    local conds = c:node_conditions(ctx.bootstrap) or {}
+    pending = {}
+    for _, n in ipairs(c.model.nodes) do
+      local cond = conds[n.name]
+      if not (cond and cond.ready) then pending[#pending + 1] = { name = n.name, reason = cond and cond.reason or "not registered" } end
+    end
+    if #pending == 0 then
+      c.status:finish(true)
+      c.status:info((" • Ready after %s 💚"):format(go_duration(async.now() - start)))
+      return
+    end
+    if async.now() >= deadline then break end
+    c.sched:sleep(1)
+  end
+  c.status:finish(false)
+  local lines = {}
+  for _, p in ipairs(pending) do lines[#lines + 1] = ("%s: %s"):format(p.name, p.reason) end
+  -- as kind: not being Ready in time is a warning; the cluster exists and may still get there
+  c.status:warn(("timed out waiting for Ready ⚠️  not ready: %s"):format(table.concat(lines, "; ")))
+end
+
+--- The kubeconfig files to write (merge) and clean (all) — kubectl's rules.
+function Cluster:kubeconfig_paths()
+  return kubeconfig.paths{ kubeconfig = self.kubeconfig_path, env = self.getenv("KUBECONFIG"), home = self.getenv("HOME") }
+end
+
+--- The host-reachable API server: the published loopback port when there is one, else the
+-- control plane's IP (reachable from macOS on Apple's runtime, given Local Network permission).
+function Cluster:api_server_url(cp)
+  for _, p in ipairs(cp.ports or {}) do
+    if p.container_port == 6443 then
+      local address = p.host_address
+      if address == nil or address == "0.0.0.0" then address = "127.0.0.1" end
+      return ("https://%s:%d"):format(address, p.host_port)
+    end
+  end
+  if cp.ip then return ("https://%s:6443"):format(cp.ip) end
+  fail(("control plane %s has neither a published API server port nor an IP (is it running?)"):format(cp.name),
+    apple.HINTS.not_running)
+end
+
+--- The kubeconfig document for this cluster: external (host) or internal (node network) server.
+function Cluster:kubeconfig_doc(opts)
+  opts = opts or {}
+  local cp = self:control_plane()
+  local admin = self:exec(cp.name, { "cat", M.ADMIN_CONF }).stdout
+  local server
+  if not opts.internal then server = self:api_server_url(cp) end
+  return kubeconfig.from_admin_conf(admin, { name = self.name, server = server })
+end
+
+--- The kubeconfig YAML (kina get kubeconfig).
+function Cluster:kubeconfig(opts)
+  return kubeconfig.render(self:kubeconfig_doc(opts))
+end
+
+--- Merge this cluster's entries into the kubeconfig file (kina export kubeconfig); returns the path.
+function Cluster:export_kubeconfig(opts)
+  local doc = self:kubeconfig_doc(opts)
+  local path = self:kubeconfig_paths().write
+  -- waiting for another writer's lock must not block the scheduler's other tasks
+  kubeconfig.merge(path, doc, { sleep = function(s) self.sched:sleep(s) end })
+  return path
+end
+
+local function steps_kubeconfig(c, ctx)
+  ctx.kubeconfig_path = c:export_kubeconfig()
+  ctx.kubeconfig_written = true
+end
+
+--- The steps of create, in order: a fresh list each time, for a script to edit.
+function M.create_steps()
+  return {
+    step("preflight", "Checking Apple's runtime and the configuration", steps_preflight),
+    step("ensure_image", function(c)
+      local images = distinct_images(c.model)
+      for i, img in ipairs(images) do images[i] = strip_digest(img) end
+      return ("Ensuring node image (%s) 🖼"):format(table.concat(images, ", "))
+    end, steps_ensure_image),
+    step("network", function(c) return ("Ensuring network %s 🌐"):format(c.model.network or "default") end, steps_network),
+    step("provision", function(c) return "Preparing nodes " .. ("📦 "):rep(#c.model.nodes):gsub(" $", "") end, steps_provision),
+    step("prepare", "Configuring nodes for Apple's runtime 🔧", steps_prepare),
+    step("config", "Writing configuration 📜", steps_config),
+    step("kubeadm_init", "Starting control-plane 🕹️", steps_kubeadm_init),
+    step("cni", "Installing CNI 🔌", steps_cni),
+    step("storage", "Installing StorageClass 💾", steps_storage),
+    step("join", "Joining worker nodes 🚜", steps_join),
+    step("wait", function(c) return ("Waiting ≤ %s for control-plane = Ready ⏳"):format(go_duration(c.wait)) end, steps_wait),
+    step("kubeconfig", "Writing kubeconfig 🔑", steps_kubeconfig),
+  }
+end
+
+-- Steps that do nothing for this cluster are not shown.
+local function applicable(c, s)
+  if s.name == "network" then return c.model.network ~= nil end
+  if s.name == "cni" then return not c.model.networking.disable_default_cni end
+  if s.name == "join" then return #by_role(c.model.nodes, "worker") > 0 end
+  if s.name == "wait" then return (c.wait or 0) > 0 end
+  return true
+end
+
+--- Find a step by name: index, step.
+function Cluster:step(name)
+  for i, s in ipairs(self.steps) do
+    if s.name == name then return i, s end
+  end
+end
+
+---------------------------------------------------------------------------------------------
+-- Cleanup
+
+-- Remove what a failed create made: nodes (every container labelled with this cluster — there
+-- were none before, preflight checked — and the planned names), the network it created, and
+-- kubeconfig entries it wrote. Returns a line for the user.
+function Cluster:cleanup(ctx)
+  local names, seen = {}, {}
+  if ctx.planned then
+    -- provisioning began, and preflight found no node of this cluster before it: every node
+    -- labelled with it now is ours (a failed `run` may leave one under its planned name)
+    local ok_list, listed = pcall(self.nodes, self)
+    for _, n in ipairs(ok_list and listed or {}) do
+      if not seen[n.name] then names[#names + 1] = n.name; seen[n.name] = true end
+    end
+  end
+  for _, n in ipairs(ctx.planned or {}) do
+    if not seen[n] then names[#names + 1] = n; seen[n] = true end
+  end
+  local problems = {}
+  if ctx.kubeconfig_written then
+    local ok, err = pcall(kubeconfig.remove, self:kubeconfig_paths().all, self.name)
+    if not ok then problems[#problems + 1] = "kubeconfig: " .. tostring(err) end
+  end
+  if #names > 0 then
+    local ok, err = pcall(self.provider.delete, self.provider, names, { force = true })
+    if not ok then problems[#problems + 1] = tostring(err) end
+  end
+  if ctx.created_network then
+    local ok, err = pcall(self.provider.network_delete, self.provider, ctx.created_network)
+    if not ok then problems[#problems + 1] = tostring(err) end
+  end
+  local quoted = {}
+  for i, n in ipairs(names) do quoted[i] = ("%q"):format(n) end
+  local line = ("Deleted nodes: [%s]"):format(table.concat(quoted, " "))
+  if ctx.created_network then line = line .. (" and network %q"):format(ctx.created_network) end
+  if #problems > 0 then
+    line = line .. "\ncleanup was incomplete:\n  " .. table.concat(problems, "\n  ")
+  end
+  return line, #problems == 0
+end
+
+---------------------------------------------------------------------------------------------
+-- create
+
+--- Create the cluster by running self.steps in order. Returns the context the steps shared.
+function Cluster:create()
+  local ctx = { cluster = self }
+  self.status:info(("Creating cluster %q ..."):format(self.name))
+  local current
+  local ok, err = pcall(function()
+    for _, s in ipairs(self.steps) do
+      if applicable(self, s) then
+        current = s
+        self.status:start(title_of(self, s))
+        self:with_spinner(function() s.run(self, ctx) end)
+        self.status:finish(true)
+      end
+    end
+  end)
+  if ok then
+    self:print_usage(ctx)
+    return ctx
+  end
+  self.status:finish(false)
+  local e = setmetatable({ cluster = self.name, step = current and current.name or "?", title = current and title_of(self, current) or "?", cause = err }, CreateError)
+  if async.is_interrupted(err) then e.interrupted = true end
+  if self.retain then
+    e.cleanup = ("the nodes were kept (--retain): delete them with `kina delete cluster --name %s`"):format(self.name)
+  else
+    local cok, line = pcall(self.cleanup, self, ctx)
+    if cok then
+      self.status:info(line)
+    else
+      e.cleanup = ("cleanup was interrupted (%s): some nodes of %q may be left; `kina delete cluster --name %s` removes them"):format(
+        tostring(line), self.name, self.name)
+    end
+  end
+  error(e, 0)
+end
+
+local SALUTATIONS = {
+  "Have a nice day! 👋",
+  "Thanks for using kina! 😊",
+}
+
+function Cluster:print_usage(ctx)
+  if ctx.kubeconfig_written then
+    self.status:info(("Set kubectl context to %q"):format(kubeconfig.key(self.name)))
+    local cmd = "kubectl cluster-info --context " .. kubeconfig.key(self.name)
+    if self.kubeconfig_path then cmd = cmd .. " --kubeconfig " .. apple.command_line({ self.kubeconfig_path }) end
+    self.status:info("You can now use your cluster with:\n\n" .. cmd .. "\n")
+    self.status:info(SALUTATIONS[(#self.name % #SALUTATIONS) + 1])
+  end
+end
+
+---------------------------------------------------------------------------------------------
+-- delete, stop, start
+
+--- Delete the cluster: kubeconfig entries first (as kind), then the nodes, then the network kina
+-- made for it. Deleting a cluster that does not exist is not an error. Returns the node names.
+function Cluster:delete()
+  local nodes = self:nodes()
+  local names = {}
+  for i, n in ipairs(nodes) do names[i] = n.name end
+  local kerr
+  local ok, err = pcall(kubeconfig.remove, self:kubeconfig_paths().all, self.name)
+  if not ok then kerr = err end
+  if #names > 0 then self.provider:delete(names, { force = true }) end
+  if self.model.network or #names > 0 then
+    local info = self.provider:info()
+    if info.macos ~= 15 then
+      for _, net in ipairs(self.provider:network_list()) do
+        if net.labels and net.labels[M.CLUSTER_LABEL] == self.name then self.provider:network_delete(net.name) end
+      end
+    end
+  end
+  if kerr then error(("failed to update kubeconfig: %s"):format(tostring(kerr)), 0) end
+  return names
+end
+
+--- Stop every node, giving systemd time to shut down (`time` seconds, default 30).
+function Cluster:stop(opts)
+  local nodes = self:nodes()
+  if #nodes == 0 then fail(("unknown cluster %q"):format(self.name)) end
+  self:each(nodes, function(n)
+    if n.state == "running" then self.provider:stop(n.name, { time = opts and opts.time or 30 }) end
+  end)
+  return nodes
+end
+
+--- Start every node, wait for them, prepare them again (sysctls and iptables rules do not
+-- survive a reboot) and rewrite the kubeconfig: Apple's runtime may hand out new IPs (§5.4).
+-- Returns a list of warnings (IPs that changed, certificates that do not cover them).
+function Cluster:start()
+  local nodes = self:nodes()
+  if #nodes == 0 then fail(("unknown cluster %q"):format(self.name)) end
+  table.sort(nodes, function(a, b)
+    if a.role ~= b.role then return a.role == "control-plane" end
+    return a.name < b.name
+  end)
+  self:each(nodes, function(n)
+    if n.state ~= "running" then self.provider:start(n.name) end
+    self:wait_for_boot(n.name)
+    self:prepare_node(n.name)
+  end)
+  local warnings = {}
+  local now = self:nodes()
+  for _, n in ipairs(now) do
+    local r = self:exec(n.name, { "cat", M.STATE_FILE }, { check = false })
+    local saved = r.code == 0 and require("kina.json").decode(r.stdout) or nil
+    if saved and saved.ip and n.ip and saved.ip ~= n.ip then
+      local covered = false
+      for _, s in ipairs(saved.cert_sans or {}) do if s == n.ip then covered = true end end
+      warnings[#warnings + 1] = ("node %s came back with IP %s (was %s)%s"):format(n.name, n.ip, saved.ip,
+        covered and "" or "; its certificates and kubelet configuration still name the old address, so the cluster may not work: recreate it if it does not")
+    end
+  end
+  local path = self:export_kubeconfig()
+  return warnings, path
+end
+
+---------------------------------------------------------------------------------------------
+-- Images
+
+--- Which nodes to act on: all, or those named in `only` (raises on an unknown name).
+function Cluster:select_nodes(only)
+  local nodes = self:nodes()
+  if #nodes == 0 then fail(("no nodes found for cluster %q"):format(self.name)) end
+  if not only or #only == 0 then return nodes end
+  local by_name, out = {}, {}
+  for _, n in ipairs(nodes) do by_name[n.name] = n end
+  for _, name in ipairs(only) do
+    if not by_name[name] then fail(("unknown node: %q"):format(name)) end
+    out[#out + 1] = by_name[name]
+  end
+  return out
+end
+
+--- The snapshotter containerd's CRI uses in a node (for ctr import), from `containerd config dump`.
+function Cluster:snapshotter(node)
+  local dump = self:exec(node, { "containerd", "config", "dump" }).stdout
+  local version = tonumber(dump:match("version%s*=%s*(%d+)") or "2")
+  -- containerd 2.x prints sections and values with single quotes, 1.x with double quotes
+  local plugin = version >= 3 and "io.containerd.cri.v1.images" or "io.containerd.grpc.v1.cri"
+  for _, quote in ipairs{ '"', "'" } do
+    local section = "[plugins." .. quote .. plugin .. quote .. (version >= 3 and "]" or ".containerd]")
+    local at = dump:find(section, 1, true)
+    if at then
+      local body = dump:sub(at + #section):match("^(.-)\n%[") or dump:sub(at + #section)
+      local snap = body:match("\n%s*snapshotter%s*=%s*[\"']([^\"']+)[\"']")
+      if snap then return snap end
+    end
+  end
+  return "overlayfs"
+end
+
+local function import_argv(snapshotter)
+  return { "ctr", "--namespace=k8s.io", "images", "import", "--all-platforms", "--digests",
+    "--snapshotter=" .. snapshotter, "-" }
+end
+
+-- docker.io/library/ and :latest, as kind sanitises names before comparing
+local function full_ref(ref)
+  local name, rest = ref:match("^([^@]+)(.*)$")
+  if not name:match("^[^/]+[.:][^/]*/") and not name:match("^localhost/") then
+    if not name:find("/", 1, true) then name = "docker.io/library/" .. name else name = "docker.io/" .. name end
+  end
+  if not name:match(":[^/]+$") and rest == "" then name = name .. ":latest" end
+  return name .. rest
+end
+M.full_ref = full_ref
+
+--- Load host images (from Apple's image store) into nodes: `container image save --platform
+-- <node platform> IMAGE` streams straight into `container exec -i NODE ctr ... import -` on
+-- every selected node at once — one save per node, no temp file, memory independent of the
+-- image's size. Nodes that already have the image are skipped. Returns {node = "loaded"|"present"}.
+function Cluster:load_images(refs, opts)
+  opts = opts or {}
+  local nodes = self:select_nodes(opts.nodes)
+  for _, ref in ipairs(refs) do
+    if not self.provider:image_exists(ref) then fail(("image: %q not present locally"):format(ref),
+      "pull or build it with Apple's CLI first (container image pull " .. ref .. ")") end
+  end
+  local report = {}
+  self:each(nodes, function(n)
+    local missing = {}
+    for _, ref in ipairs(refs) do
+      local r = self:exec(n.name, { "crictl", "inspecti", full_ref(ref) }, { check = false })
+      if r.code ~= 0 then missing[#missing + 1] = ref end
+    end
+    if #missing == 0 then
+      report[n.name] = "present"
+      return
+    end
+    local snap = self:snapshotter(n.name)
+    local platform = n.platform or "linux/arm64"
+    local producer, save_argv = self.provider:image_save(missing, { platform = platform, pipe = true })
+    local consumer = self.provider:exec_job(n.name, import_argv(snap), { stdin_from = producer })
+    local results = self.sched:await_all{ producer, consumer }
+    local save, import = results[1], results[2]
+    if save.error or save.code ~= 0 then
+      self.provider:fail("save", nil, save_argv, save.error and { code = -1, stderr = save.error } or save)
+    end
+    if import.error or import.code ~= 0 then
+      self.provider:fail("exec", n.name, import.argv, import.error and { code = -1, stderr = import.error } or import)
+    end
+    report[n.name] = "loaded"
+  end)
+  return report
+end
+
+--- Load image archives (tar files on the host) into nodes, one archive at a time, all selected
+-- nodes at once, each streaming the file into `ctr import`.
+function Cluster:load_archives(paths, opts)
+  opts = opts or {}
+  for _, path in ipairs(paths) do
+    local f = io.open(path, "rb")
+    if not f then fail(("image archive %q not found"):format(path)) end
+    f:close()
+  end
+  local nodes = self:select_nodes(opts.nodes)
+  local snaps = {}
+  for _, path in ipairs(paths) do
+    self:each(nodes, function(n)
+      snaps[n.name] = snaps[n.name] or self:snapshotter(n.name)
+      self:exec(n.name, import_argv(snaps[n.name]), { stdin_file = path })
+    end)
+  end
+  return nodes
+end
+
+---------------------------------------------------------------------------------------------
+-- Logs
+
+local function write_file(path, data)
+  local f, err = io.open(path, "wb")
+  if not f then error(err, 0) end
+  f:write(data)
+  f:close()
+end
+
+local function mkdir_p(path)
+  local uv = require "luv"
+  local parts = ""
+  for part in path:gmatch("[^/]+") do
+    parts = parts .. "/" .. part
+    if path:sub(1, 1) ~= "/" and parts:sub(1, 1) == "/" then parts = parts:sub(2) end
+    uv.fs_mkdir(parts, 493) -- 0755; EEXIST is fine
+  end
+end
+
+--- kind's `export logs` layout under `dir`: kina-version.txt, and per node serial.log,
+-- kubernetes-version.txt, journal.log, kubelet.log, containerd.log, images.log, inspect.json,
+-- kubelet-config.yaml, containerd-config.toml, /var/log (var-log/); on the bootstrap control
+-- plane also kubectl get/describe of nodes and pods. Everything is collected concurrently;
+-- what fails is reported after everything else was written. Returns dir, problems.
+function Cluster:export_logs(dir, version_line)
+  local nodes = self:nodes()
+  if #nodes == 0 then fail(("unknown cluster %q"):format(self.name)) end
+  mkdir_p(dir)
+  write_file(dir .. "/kina-version.txt", (version_line or "kina") .. "\n")
+  local cp = self:control_plane(nodes)
+  local problems = {}
+  local function collect(node_dir, file, fn)
+    local ok, err = pcall(fn)
+    if ok then write_file(node_dir .. "/" .. file, err or "")
+    else problems[#problems + 1] = ("%s/%s: %s"):format(node_dir:match("[^/]+$"), file, tostring(err)) end
+  end
+  local jobs = {}
+  for _, n in ipairs(nodes) do
+    local nd = dir .. "/" .. n.name
+    mkdir_p(nd)
+    local function node_cmd(argv)
+      return function()
+        local r = self:exec(n.name, argv, { check = false })
+        if r.code ~= 0 then error(("%s exited %s: %s"):format(table.concat(argv, " "), tostring(r.code), r.stderr), 0) end
+        return r.stdout .. r.stderr
+      end
+    end
+    local items = {
+      { "serial.log", function() return self.provider:logs(n.name) end },
+      { "kubernetes-version.txt", node_cmd{ "cat", "/kind/version" } },
+      { "journal.log", node_cmd{ "journalctl", "--no-pager" } },
+      { "kubelet.log", node_cmd{ "journalctl", "--no-pager", "-u", "kubelet.service" } },
+      { "containerd.log", node_cmd{ "journalctl", "--no-pager", "-u", "containerd.service" } },
+      { "images.log", node_cmd{ "crictl", "images" } },
+      { "kubelet-config.yaml", node_cmd{ "cat", "/var/lib/kubelet/config.yaml" } },
+      { "containerd-config.toml", node_cmd{ "cat", "/etc/containerd/config.toml" } },
+      { "inspect.json", function() return self.provider:call("inspect", n.name, { "inspect", n.name }).stdout end },
+    }
+    if n.name == cp.name then
+      items[#items + 1] = { "kubectl-get-nodes.txt", node_cmd(kubectl{ "get", "nodes", "-o", "wide" }) }
+      items[#items + 1] = { "kubectl-describe-nodes.txt", node_cmd(kubectl{ "describe", "nodes" }) }
+      items[#items + 1] = { "kubectl-get-pods.txt", node_cmd(kubectl{ "get", "pods", "-A", "-o", "wide" }) }
+      items[#items + 1] = { "kubectl-describe-pods.txt", node_cmd(kubectl{ "describe", "pods", "-A" }) }
+    end
+    for _, item in ipairs(items) do
+      jobs[#jobs + 1] = self.sched:go(collect, nd, item[1], item[2])
+    end
+    -- /var/log, streamed as a tar from the node into `tar -x` on the host
+    jobs[#jobs + 1] = self.sched:go(function()
+      local out = nd .. "/var-log"
+      mkdir_p(out)
+      local producer = self.provider:exec_job(n.name, { "tar", "-C", "/var/log", "-chf", "-", "." }, { stdout = "pipe" })
+      local untar = self.sched:spawn{ argv = { "tar", "-xf", "-", "-C", out }, stdin_from = producer }
+      local rs = self.sched:await_all{ producer, untar }
+      if rs[1].code ~= 0 or rs[2].code ~= 0 then
+        problems[#problems + 1] = ("%s/var-log: %s%s"):format(n.name, rs[1].stderr or rs[1].error or "", rs[2].stderr or rs[2].error or "")
+      end
+    end)
+  end
+  self.sched:await_all(jobs)
+  table.sort(problems)
+  return dir, problems
+end
+
+return M

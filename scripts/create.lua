@@ -1,0 +1,41 @@
+-- kina create cluster — create a Kubernetes cluster on Apple's container runtime.
+--
+-- This script is what `kina create cluster` runs. Copy it, change it, and run your copy with
+-- `kina run my-create.lua --name dev`: `c.steps` is the list of named steps create runs
+-- (preflight, ensure_image, network, provision, prepare, config, kubeadm_init, cni, storage,
+-- join, wait, kubeconfig); replace, wrap, remove or add steps before calling c:create().
+local kina = require "kina"
+local args = require "kina.args"
+
+local command = {
+  usage = "kina create cluster [flags]",
+  summary = "Creates a local Kubernetes cluster of kindest/node containers on Apple's runtime.",
+  flags = {
+    args.NAME,
+    { name = "config", kind = "string", metavar = "FILE", help = "cluster config: a Lua file returning a table, or kind's v1alpha4 YAML" },
+    { name = "image", kind = "string", metavar = "IMAGE", help = "node image for every node (overrides the config)" },
+    { name = "wait", kind = "duration", default = 0, metavar = "DURATION", help = "wait for the nodes to be Ready (e.g. 60s, 5m)" },
+    { name = "retain", kind = "boolean", help = "keep the nodes when creation fails, for debugging" },
+    args.KUBECONFIG,
+    args.VERBOSE, args.QUIET,
+  },
+}
+local opts = args.parse(command, { ... })
+if opts.help then
+  io.stdout:write(args.help(command))
+  return 0
+end
+
+local c <close> = kina.cluster{
+  name = opts.given and opts.given.name and opts.name or nil,
+  config = opts.config,
+  image = opts.image,
+  wait = opts.wait,
+  retain = opts.retain,
+  kubeconfig = opts.kubeconfig,
+  status = kina.status{ quiet = opts.quiet, verbose = opts.verbose },
+}
+-- Ctrl-C stops what runs, then create cleans up as after a failure (exit 130)
+c.sched:watch_interrupts()
+c:create()
+return 0

@@ -1,0 +1,23 @@
+-- kina delete cluster — delete a cluster's nodes, its network and its kubeconfig entries.
+-- Deleting a cluster that does not exist is not an error (as kind: "like rm -f").
+local kina = require "kina"
+local args = require "kina.args"
+
+local command = {
+  usage = "kina delete cluster [flags]",
+  summary = "Deletes a cluster: kubeconfig entries, then nodes, then the network kina made for it.",
+  flags = { args.NAME, args.KUBECONFIG, args.VERBOSE, args.QUIET },
+}
+local opts = args.parse(command, { ... })
+if opts.help then
+  io.stdout:write(args.help(command))
+  return 0
+end
+local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
+local c <close> = kina.cluster{ name = args.cluster_name(opts), kubeconfig = opts.kubeconfig, status = status }
+status:info(("Deleting cluster %q ..."):format(c.name))
+local names = c:delete()
+local quoted = {}
+for i, n in ipairs(names) do quoted[i] = ("%q"):format(n) end
+status:info(("Deleted nodes: [%s]"):format(table.concat(quoted, " ")))
+return 0

@@ -1,0 +1,47 @@
+-- kina delete clusters — delete the named clusters, or every kina cluster with --all.
+-- Each failure is reported and the others are still deleted; the exit status is 1 if any failed.
+local kina = require "kina"
+local args = require "kina.args"
+
+local command = {
+  usage = "kina delete clusters (--all | NAME...) [flags]",
+  summary = "Deletes several clusters, one after another.",
+  flags = { { name = "all", short = "A", kind = "boolean", help = "delete every kina cluster" }, args.KUBECONFIG,
+    args.VERBOSE, args.QUIET },
+  args = { min = 0 },
+}
+local opts = args.parse(command, { ... })
+if opts.help then
+  io.stdout:write(args.help(command))
+  return 0
+end
+if not opts.all and #opts.args == 0 then
+  error(args.usage_error("no cluster names provided", args.help(command)), 0)
+end
+if opts.all and #opts.args > 0 then
+  error(args.usage_error("give cluster names or --all, not both", args.help(command)), 0)
+end
+local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
+local names = opts.args
+if opts.all then
+  names = kina.run(function(k)
+    local seen, out = {}, {}
+    for _, n in ipairs(kina.provider{ scheduler = k }:list()) do
+      if not seen[n.cluster] then seen[n.cluster] = true; out[#out + 1] = n.cluster end
+    end
+    table.sort(out)
+    return out
+  end)
+end
+local deleted, failed = {}, 0
+for _, name in ipairs(names) do
+  local c <close> = kina.cluster{ name = name, kubeconfig = opts.kubeconfig, status = status }
+  local ok, err = pcall(c.delete, c)
+  if ok then deleted[#deleted + 1] = ("%q"):format(name)
+  else
+    failed = failed + 1
+    status:warn(("failed to delete cluster %q: %s"):format(name, tostring(err)))
+  end
+end
+status:info(("Deleted clusters: [%s]"):format(table.concat(deleted, " ")))
+return failed == 0 and 0 or 1

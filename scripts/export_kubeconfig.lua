@@ -1,0 +1,22 @@
+-- kina export kubeconfig — merge the cluster's entries into the kubeconfig file and make it the
+-- current context (under the file's lock; every other entry is kept).
+local kina = require "kina"
+local args = require "kina.args"
+local kubeconfig = require "kina.kubeconfig"
+
+local command = {
+  usage = "kina export kubeconfig [flags]",
+  summary = "Merges the cluster's kubeconfig into $KUBECONFIG (or ~/.kube/config, or --kubeconfig).",
+  flags = { args.NAME, args.KUBECONFIG, { name = "internal", kind = "boolean", help = "use the control plane's address inside the node network" },
+    args.VERBOSE, args.QUIET },
+}
+local opts = args.parse(command, { ... })
+if opts.help then
+  io.stdout:write(args.help(command))
+  return 0
+end
+local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
+local c <close> = kina.cluster{ name = args.cluster_name(opts), kubeconfig = opts.kubeconfig, status = status }
+c:export_kubeconfig{ internal = opts.internal }
+status:info(("Set kubectl context to %q"):format(kubeconfig.key(c.name)))
+return 0

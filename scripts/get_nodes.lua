@@ -1,0 +1,42 @@
+-- kina get nodes — a cluster's nodes: name, role, state and IP (-o json for every field).
+local kina = require "kina"
+local args = require "kina.args"
+local json = require "kina.json"
+
+local command = {
+  usage = "kina get nodes [flags]",
+  summary = "Lists the nodes of a cluster (or of every cluster with --all-clusters).",
+  flags = { args.NAME, { name = "all-clusters", short = "A", kind = "boolean", help = "nodes of every cluster" },
+    { name = "output", short = "o", kind = "string", metavar = "FORMAT", help = "json for machine-readable output" },
+    args.VERBOSE, args.QUIET },
+}
+local opts = args.parse(command, { ... })
+if opts.help then
+  io.stdout:write(args.help(command))
+  return 0
+end
+if opts.output and opts.output ~= "json" then
+  error(args.usage_error(("unknown output format %q (want json)"):format(opts.output), args.help(command)), 0)
+end
+local name = args.cluster_name(opts)
+local nodes = kina.run(function(k)
+  local p = kina.provider{ scheduler = k }
+  return p:list{ labels = (not opts.all_clusters) and { ["io.kina.cluster"] = name } or nil }
+end)
+if opts.output == "json" then
+  local out = {}
+  for i, n in ipairs(nodes) do
+    out[i] = { name = n.name, cluster = n.cluster, role = n.role, state = n.state, ip = n.ip, image = n.image,
+      labels = n.labels, ports = json.array(n.ports or {}), created = n.created, started = n.started }
+  end
+  io.stdout:write(json.encode(json.array(out)), "\n")
+elseif #nodes == 0 then
+  if not opts.quiet then
+    io.stderr:write(opts.all_clusters and "No kina nodes for any cluster.\n" or ("No kina nodes found for cluster %q.\n"):format(name))
+  end
+else
+  for _, n in ipairs(nodes) do
+    io.stdout:write(("%-32s %-14s %-8s %s\n"):format(n.name, n.role or "", n.state or "", n.ip or "-"))
+  end
+end
+return 0

@@ -1,0 +1,25 @@
+-- kina load image-archive — load image tar archives into the cluster's nodes, streaming each file
+-- into `ctr images import` on every selected node at once.
+local kina = require "kina"
+local args = require "kina.args"
+
+local command = {
+  usage = "kina load image-archive ARCHIVE.tar [ARCHIVE.tar...] [flags]",
+  summary = "Loads image archives (docker save / container image save tars) into nodes.",
+  flags = { args.NAME, { name = "nodes", kind = "list", metavar = "a,b", help = "only these nodes" }, args.VERBOSE, args.QUIET },
+  args = { min = 1 },
+}
+local opts = args.parse(command, { ... })
+if opts.help then
+  io.stdout:write(args.help(command))
+  return 0
+end
+local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
+if #opts.args > 1 then
+  status:warn("it is faster to save several images into one archive and load that")
+end
+local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status }
+c.sched:watch_interrupts()
+local nodes = c:load_archives(opts.args, { nodes = opts.nodes })
+for _, n in ipairs(nodes) do status:info(("Loaded %s into node %q"):format(table.concat(opts.args, ", "), n.name)) end
+return 0

@@ -1,0 +1,31 @@
+-- kina load docker-image — load images from Apple's image store into the cluster's nodes.
+-- `container image save` streams straight into `ctr images import` in every selected node at
+-- once (no temporary file); nodes that already have an image are skipped.
+local kina = require "kina"
+local args = require "kina.args"
+
+local command = {
+  usage = "kina load docker-image IMAGE [IMAGE...] [flags]",
+  summary = "Loads images into nodes (named docker-image as in kind; the images come from Apple's image store).",
+  flags = { args.NAME, { name = "nodes", kind = "list", metavar = "a,b", help = "only these nodes" }, args.VERBOSE, args.QUIET },
+  args = { min = 1 },
+}
+local opts = args.parse(command, { ... })
+if opts.help then
+  io.stdout:write(args.help(command))
+  return 0
+end
+local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
+local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status }
+c.sched:watch_interrupts()
+local seen, refs = {}, {}
+for _, r in ipairs(opts.args) do if not seen[r] then seen[r] = true; refs[#refs + 1] = r end end
+local report = c:load_images(refs, { nodes = opts.nodes })
+local names = {}
+for n in pairs(report) do names[#names + 1] = n end
+table.sort(names)
+for _, n in ipairs(names) do
+  if report[n] == "present" then status:info(("Image(s) already present on node %q"):format(n))
+  else status:info(("Loaded %s into node %q"):format(table.concat(refs, ", "), n)) end
+end
+return 0

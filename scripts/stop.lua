@@ -1,0 +1,23 @@
+-- kina stop cluster — stop every node of a cluster, giving systemd time to shut down cleanly.
+-- kind has no such command; on Apple's runtime each node is a VM worth stopping when idle.
+local kina = require "kina"
+local args = require "kina.args"
+
+local command = {
+  usage = "kina stop cluster [flags]",
+  summary = "Stops a cluster's nodes; `kina start cluster` starts them again.",
+  flags = { args.NAME, { name = "time", kind = "integer", default = 30, metavar = "SECONDS", help = "time for systemd to shut down before the node is killed" },
+    args.VERBOSE, args.QUIET },
+}
+local opts = args.parse(command, { ... })
+if opts.help then
+  io.stdout:write(args.help(command))
+  return 0
+end
+local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
+local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status }
+status:start(("Stopping cluster %q"):format(c.name))
+local ok, err = pcall(c.stop, c, { time = opts.time })
+status:finish(ok)
+if not ok then error(err, 0) end
+return 0

@@ -1,0 +1,355 @@
+-- End to end: build/kina's cluster commands against the `container` simulator, asserting what
+-- users see, what kina ran (the simulator's argv log), and what is left behind.
+local json = require "kina.json"
+local uv = require "luv"
+
+local build = os.getenv("KINA_BUILD") or "build"
+local ROOT = uv.cwd()
+local KINA = ROOT .. "/" .. build .. "/kina"
+local SIM = ROOT .. "/" .. build .. "/sim/container"
+
+local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
+
+local function read(path)
+  local f = io.open(path, "rb")
+  if not f then return nil end
+  local s = f:read("a")
+  f:close()
+  return s
+end
+
+local function write(path, data)
+  local f = assert(io.open(path, "wb"))
+  f:write(data)
+  f:close()
+end
+
+-- A world: a fresh simulator state, HOME, KUBECONFIG and argv log.
+local function world(extra)
+  local dir = assert(uv.fs_mkdtemp("/tmp/kina-e2e-XXXXXX"))
+  local w = { dir = dir, kubeconfig = dir .. "/kube/config", log = dir .. "/argv.log" }
+  w.env = {
+    KINA_CONTAINER = SIM, KINA_SIM_STATE = dir .. "/state", KINA_SIM_LOG = w.log,
+    KINA_SIM_BOOT_DELAY = "20", KINA_SIM_READY_DELAY = "20", HOME = dir, KUBECONFIG = w.kubeconfig,
+    KINA_CLUSTER_NAME = false, NO_COLOR = "1",
+  }
+  for k, v in pairs(extra or {}) do w.env[k] = v end
+  local function envline(more)
+    local unset, set = { "env" }, {}
+    local all = {}
+    for k, v in pairs(w.env) do all[k] = v end
+    for k, v in pairs(more or {}) do all[k] = v end
+    for k, v in pairs(all) do
+      if v == false then unset[#unset + 1] = "-u " .. k else set[#set + 1] = q(k .. "=" .. v) end
+    end
+    return table.concat(unset, " ") .. " " .. table.concat(set, " ")
+  end
+  -- run build/kina; returns stdout, stderr, exit code
+  function w.kina(args, more)
+    local errf = dir .. "/stderr"
+    local cmd = envline(more) .. " " .. q(KINA)
+    for _, a in ipairs(args) do cmd = cmd .. " " .. q(a) end
+    local p = assert(io.popen(cmd .. " 2>" .. q(errf) .. " </dev/null"))
+    local out = p:read("a")
+    local _, _, code = p:close()
+    return out, read(errf) or "", code
+  end
+  function w.sim(args)
+    local cmd = envline({ KINA_SIM_LOG = false }) .. " " .. q(SIM)
+    for _, a in ipairs(args) do cmd = cmd .. " " .. q(a) end
+    local p = assert(io.popen(cmd .. " 2>/dev/null"))
+    local out = p:read("a")
+    local _, _, code = p:close()
+    return out, code
+  end
+  function w.containers()
+    local out = w.sim{ "list", "--all", "--format", "json" }
+    local names = {}
+    for _, c in ipairs(json.decode(out) or {}) do names[#names + 1] = c.id or (c.configuration and c.configuration.id) end
+    table.sort(names)
+    return names
+  end
+  function w.calls(...)
+    local words, out = { ... }, {}
+    for line in (read(w.log) or ""):gmatch("[^\n]+") do
+      local argv = json.decode(line)
+      local match = true
+      for i, word in ipairs(words) do if argv[i] ~= word then match = false end end
+      if match then out[#out + 1] = argv end
+    end
+    return out
+  end
+  function w.exec_calls(node, ...)
+    local words, out = { ... }, {}
+    for _, argv in ipairs(w.calls("exec")) do
+      local i = 2
+      if argv[i] == "-i" then i = 3 end
+      if argv[i] == node then
+        local match = true
+        for j, word in ipairs(words) do if argv[i + j] ~= word then match = false end end
+        if match then out[#out + 1] = argv end
+      end
+    end
+    return out
+  end
+  function w.kubectl(args)
+    local cmd = "kubectl --kubeconfig " .. q(w.kubeconfig)
+    for _, a in ipairs(args) do cmd = cmd .. " " .. q(a) end
+    local p = assert(io.popen(cmd .. " 2>&1"))
+    local out = p:read("a")
+    local _, _, code = p:close()
+    return out, code
+  end
+  function w.close() os.execute("rm -rf " .. q(dir)) end
+  return w
+end
+
+local function has_kubectl()
+  local p = io.popen("command -v kubectl")
+  local out = p:read("a")
+  p:close()
+  return out ~= ""
+end
+
+describe("kina cluster workflows (against the simulator)", function()
+  local w
+  before_each(function() w = world() end)
+  after_each(function() w.close() end)
+
+  it("creates a single-node cluster, lists it, writes the kubeconfig, and deletes it", function()
+    local out, err, code = w.kina{ "create", "cluster" }
+    assert.equal(0, code, err)
+    assert.matches('Creating cluster "kina" %.%.%.', err)
+    assert.matches("✓ Ensuring node image %(docker%.io/kindest/node:v1%.35%.5%)", err)
+    assert.matches("✓ Preparing nodes 📦", err)
+    assert.matches("✓ Starting control%-plane", err)
+    assert.matches('Set kubectl context to "kina%-kina"', err)
+    assert.matches("kubectl cluster%-info %-%-context kina%-kina", err)
+    assert.same({ "kina-control-plane" }, w.containers())
+
+    out, err, code = w.kina{ "get", "clusters" }
+    assert.equal(0, code, err)
+    assert.equal("kina\n", out)
+    out, _, code = w.kina{ "get", "nodes" }
+    assert.equal(0, code)
+    assert.matches("^kina%-control%-plane%s+control%-plane%s+running%s+192%.168%.64%.%d+\n$", out)
+    out = w.kina{ "get", "nodes", "-o", "json" }
+    local nodes = json.decode(out)
+    assert.equal("kina-control-plane", nodes[1].name)
+    assert.equal("kina", nodes[1].cluster)
+
+    -- what ran: the node, kubeadm with the documented ignores, the single-node taint removal
+    local run = table.concat(w.calls("run")[1], " ")
+    assert.truthy(run:find("--cap-add ALL --masked-path NONE --read-only-path NONE", 1, true))
+    assert.truthy(run:find("-l io.kina.cluster=kina -l io.kina.role=control-plane", 1, true))
+    assert.truthy(run:find("-p 127.0.0.1:%d+:6443"))
+    assert.equal(1, #w.exec_calls("kina-control-plane", "kubeadm", "init"))
+    assert.equal(1, #w.exec_calls("kina-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "taint"))
+    assert.equal(1, #w.exec_calls("kina-control-plane", "sysctl", "-w", "net.ipv4.ip_forward=1"))
+
+    -- the kubeconfig: mode 0600, read by a real kubectl
+    local st = uv.fs_stat(w.kubeconfig)
+    assert.equal(tonumber("600", 8), st.mode & tonumber("777", 8))
+    local text = read(w.kubeconfig)
+    assert.matches("server: https://127%.0%.0%.1:%d+", text)
+    if has_kubectl() then
+      local ctx = w.kubectl{ "config", "current-context" }
+      assert.equal("kina-kina\n", ctx)
+    end
+
+    out, err, code = w.kina{ "delete", "cluster" }
+    assert.equal(0, code, err)
+    assert.matches('Deleted nodes: %["kina%-control%-plane"%]', err)
+    assert.same({}, w.containers())
+    assert.is_nil(read(w.kubeconfig):find("kina-kina", 1, true))
+    -- deleting again is fine
+    _, err, code = w.kina{ "delete", "cluster" }
+    assert.equal(0, code, err)
+  end)
+
+  it("creates a 1+2 cluster from a kind YAML config: workers join concurrently, control plane keeps its taint", function()
+    local cfg = w.dir .. "/cluster.yaml"
+    write(cfg, "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n- role: worker\n")
+    local _, err, code = w.kina{ "create", "cluster", "--name", "three", "--config", cfg, "--wait", "30s" }
+    assert.equal(0, code, err)
+    assert.matches("✓ Joining worker nodes", err)
+    assert.matches("Ready after", err)
+    assert.same({ "three-control-plane", "three-worker", "three-worker2" }, w.containers())
+    assert.equal(1, #w.exec_calls("three-worker", "kubeadm", "join"))
+    assert.equal(1, #w.exec_calls("three-worker2", "kubeadm", "join"))
+    assert.equal(0, #w.exec_calls("three-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "taint"))
+    -- the nodes' kubeadm config points at the bootstrap control plane's IP
+    local conf = w.sim{ "exec", "three-worker", "cat", "/kind/kubeadm.conf" }
+    local cp_ip = json.decode(w.kina{ "get", "nodes", "--name", "three", "-o", "json" })[1].ip
+    assert.truthy(conf:find("apiServerEndpoint: " .. cp_ip .. ":6443", 1, true))
+  end)
+
+  it("accepts the same cluster as a Lua config", function()
+    local cfg = w.dir .. "/cluster.lua"
+    write(cfg, 'return { name = "lua", nodes = { { role = "control-plane" }, { role = "worker", labels = { tier = "a" } } } }')
+    local _, err, code = w.kina{ "create", "cluster", "--config", cfg }
+    assert.equal(0, code, err)
+    assert.same({ "lua-control-plane", "lua-worker" }, w.containers())
+  end)
+
+  it("refuses a multi-node cluster on macOS 15 before creating anything", function()
+    local w15 = world{ KINA_SIM_MACOS = "15" }
+    finally(w15.close)
+    local cfg = w15.dir .. "/c.yaml"
+    write(cfg, "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n")
+    local _, err, code = w15.kina{ "create", "cluster", "--config", cfg }
+    assert.equal(1, code)
+    assert.matches("needs macOS 26", err)
+    assert.equal(0, #w15.calls("run"))
+  end)
+
+  it("refuses a name that is in use", function()
+    assert.equal(0, select(3, w.kina{ "create", "cluster" }))
+    local _, err, code = w.kina{ "create", "cluster" }
+    assert.equal(1, code)
+    assert.matches('node%(s%) already exist for a cluster with the name "kina"', err)
+    assert.same({ "kina-control-plane" }, w.containers())
+  end)
+
+  it("rejects a bad config before running any container command", function()
+    local cfg = w.dir .. "/bad.yaml"
+    write(cfg, "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: master\n")
+    local _, err, code = w.kina{ "create", "cluster", "--config", cfg }
+    assert.equal(1, code)
+    assert.matches("nodes%[1%]%.role", err)
+    assert.is_nil(read(w.log))
+  end)
+
+  it("cleans up everything when a step fails, and leaves the kubeconfig byte for byte", function()
+    uv.fs_mkdir(w.dir .. "/kube", 448)
+    write(w.kubeconfig, "apiVersion: v1\nkind: Config\nclusters: []\ncontexts: []\nusers: []\ncurrent-context: \"\"\npreferences: {}\n")
+    local before = read(w.kubeconfig)
+    local cfg = w.dir .. "/c.yaml"
+    write(cfg, "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n- role: worker\n")
+    local _, err, code = w.kina({ "create", "cluster", "--config", cfg }, { KINA_SIM_FAIL = "exec:kubeadm init" })
+    assert.equal(1, code)
+    assert.matches('step "kubeadm_init"', err)
+    assert.matches("kubeadm init failed on kina%-control%-plane", err)
+    assert.matches("Deleted nodes:", err)
+    assert.same({}, w.containers())
+    assert.equal(before, read(w.kubeconfig))
+  end)
+
+  it("keeps the nodes with --retain and says how to delete them", function()
+    local _, err, code = w.kina({ "create", "cluster", "--retain" }, { KINA_SIM_FAIL = "exec:kubeadm init" })
+    assert.equal(1, code)
+    assert.matches("kept %(%-%-retain%)", err)
+    assert.matches("kina delete cluster %-%-name kina", err)
+    assert.same({ "kina-control-plane" }, w.containers())
+  end)
+
+  it("prints and exports the kubeconfig, external and internal", function()
+    assert.equal(0, select(3, w.kina{ "create", "cluster", "--name", "kc" }))
+    local out, err, code = w.kina{ "get", "kubeconfig", "--name", "kc" }
+    assert.equal(0, code, err)
+    assert.matches("server: https://127%.0%.0%.1:%d+", out)
+    assert.matches("name: kina%-kc", out)
+    out = w.kina{ "get", "kubeconfig", "--name", "kc", "--internal" }
+    assert.matches("server: https://192%.168%.64%.%d+:6443", out)
+    local other = w.dir .. "/other-kubeconfig"
+    out, err, code = w.kina{ "export", "kubeconfig", "--name", "kc", "--kubeconfig", other }
+    assert.equal(0, code, err)
+    assert.matches('Set kubectl context to "kina%-kc"', err)
+    assert.matches("current%-context: kina%-kc", read(other))
+  end)
+
+  it("loads an image archive into every node, and images from the host store skipping nodes that have them", function()
+    local cfg = w.dir .. "/c.yaml"
+    write(cfg, "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n")
+    assert.equal(0, select(3, w.kina{ "create", "cluster", "--config", cfg }))
+    local _, pc = w.sim{ "image", "pull", "registry.example/app:1" }
+    assert.equal(0, pc)
+    local tar = w.dir .. "/app.tar"
+    assert.equal(0, select(2, w.sim{ "image", "save", "--output", tar, "registry.example/app:1" }))
+    local _, err, code = w.kina{ "load", "image-archive", tar }
+    assert.equal(0, code, err)
+    for _, node in ipairs{ "kina-control-plane", "kina-worker" } do
+      assert.equal(1, #w.exec_calls(node, "ctr", "--namespace=k8s.io", "images", "import"))
+      local images = w.sim{ "exec", node, "crictl", "images" }
+      assert.truthy(images:find("registry.example/app", 1, true))
+    end
+    -- docker-image: streamed from `image save` (one per node), skipped where present
+    assert.equal(0, select(2, w.sim{ "image", "pull", "registry.example/web:2" }))
+    _, err, code = w.kina{ "load", "docker-image", "registry.example/web:2", "--nodes", "kina-worker" }
+    assert.equal(0, code, err)
+    assert.matches('Loaded registry.example/web:2 into node "kina%-worker"', err)
+    local saves = w.calls("image", "save")
+    assert.truthy(#saves >= 1)
+    assert.equal("--platform", saves[#saves][3])
+    _, err, code = w.kina{ "load", "docker-image", "registry.example/web:2", "--nodes", "kina-worker" }
+    assert.equal(0, code, err)
+    assert.matches('already present on node "kina%-worker"', err)
+    _, err, code = w.kina{ "load", "docker-image", "registry.example/web:2", "--nodes", "nope" }
+    assert.equal(1, code)
+    assert.matches('unknown node: "nope"', err)
+  end)
+
+  it("exports logs in kind's layout", function()
+    assert.equal(0, select(3, w.kina{ "create", "cluster" }))
+    local dir = w.dir .. "/logs"
+    local out, err, code = w.kina{ "export", "logs", dir }
+    assert.equal(0, code, err)
+    assert.equal(dir .. "\n", out)
+    for _, f in ipairs{ "kina-version.txt", "kina-control-plane/serial.log", "kina-control-plane/kubelet.log",
+      "kina-control-plane/containerd.log", "kina-control-plane/journal.log", "kina-control-plane/images.log",
+      "kina-control-plane/inspect.json", "kina-control-plane/kubernetes-version.txt",
+      "kina-control-plane/kubectl-get-nodes.txt" } do
+      assert.is_not_nil(read(dir .. "/" .. f), f)
+    end
+  end)
+
+  it("stops and starts a cluster, rewriting the kubeconfig", function()
+    assert.equal(0, select(3, w.kina{ "create", "cluster" }))
+    local _, err, code = w.kina{ "stop", "cluster" }
+    assert.equal(0, code, err)
+    assert.same({ "stop", "--time", "30", "kina-control-plane" }, w.calls("stop")[1])
+    local nodes = json.decode((w.kina{ "get", "nodes", "-o", "json" }))
+    assert.equal("stopped", nodes[1].state)
+    _, err, code = w.kina{ "start", "cluster" }
+    assert.equal(0, code, err)
+    nodes = json.decode((w.kina{ "get", "nodes", "-o", "json" }))
+    assert.equal("running", nodes[1].state)
+    -- the node was prepared again (sysctls do not survive a reboot)
+    assert.equal(2, #w.exec_calls("kina-control-plane", "sysctl", "-w", "net.ipv4.ip_forward=1"))
+  end)
+
+  it("deletes several clusters, or all of them", function()
+    for _, n in ipairs{ "a1", "a2", "a3" } do assert.equal(0, select(3, w.kina{ "create", "cluster", "--name", n })) end
+    local _, err, code = w.kina{ "delete", "clusters", "a1" }
+    assert.equal(0, code, err)
+    assert.same({ "a2-control-plane", "a3-control-plane" }, w.containers())
+    _, err, code = w.kina{ "delete", "clusters", "--all" }
+    assert.equal(0, code, err)
+    assert.matches('Deleted clusters: %["a2" "a3"%]', err)
+    assert.same({}, w.containers())
+    local _, uerr, ucode = w.kina{ "delete", "clusters" }
+    assert.equal(2, ucode)
+    assert.matches("no cluster names provided", uerr)
+  end)
+
+  it("runs every example against the simulator", function()
+    local examples = {
+      { "run", ROOT .. "/examples/single-node.lua", "ex1" },
+      { "run", ROOT .. "/examples/multi-node.lua", "ex2" },
+      { "run", ROOT .. "/examples/ports-and-mounts.lua", "ex3", w.dir },
+      { "create", "cluster", "--config", ROOT .. "/examples/kind-config.yaml" },
+      { "run", ROOT .. "/examples/add-step.lua", "ex5" },
+      { "run", ROOT .. "/examples/local-registry.lua", "ex6" },
+    }
+    for _, args in ipairs(examples) do
+      local _, err, code = w.kina(args)
+      assert.equal(0, code, table.concat(args, " ") .. ":\n" .. err)
+    end
+    assert.equal(1, #w.exec_calls("ex5-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "label"))
+    assert.equal(0, #w.exec_calls("ex5-control-plane", "cat", "/kind/manifests/default-storage.yaml"))
+    local hosts = w.sim{ "exec", "ex6-control-plane", "cat", "/etc/containerd/certs.d/localhost:5001/hosts.toml" }
+    assert.matches('%[host%."http://192%.168%.64%.%d+:5000"%]', hosts)
+    local clusters = w.kina{ "get", "clusters" }
+    assert.equal("ex1\nex2\nex3\nex5\nex6\nfrom-yaml\n", clusters)
+  end)
+end)
