@@ -71,6 +71,7 @@ deps:
 	elif command -v dpkg-query >/dev/null 2>&1; then \
 	  missing=""; for p in $(DEB_PACKAGES); do \
 	    dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'install ok installed' || missing="$$missing $$p"; done; \
+	  command -v kubectl >/dev/null 2>&1 || missing="$$missing kubernetes-client"; \
 	  if [ -n "$$missing" ]; then \
 	    echo "installing:$$missing"; \
 	    SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
@@ -80,7 +81,7 @@ deps:
 
 # ---------------------------------------------------------------------------
 demo: deps all
-	$(BUILD)/kina run examples/hello.lua
+	$(BUILD)/kina run examples/demo.lua
 
 # Every test: the suite, the suite on the portable POSIX path (the one macOS takes), the sanitizer
 # build, a clang build, and an install through LuaRocks. The last line sums up every busted run.
