@@ -97,6 +97,17 @@ describe("kina.json", function()
       assert.has_error(function() json.encode({}, { pretty = 1 }) end)
     end)
 
+    it("can skip telling empty arrays from empty objects, for readers", function()
+      local v = json.decode('{"a":[],"b":{},"c":[1,2],"d":"[]","n":8080}', { empty_arrays = false })
+      assert.same({}, v.a)
+      assert.is_false(json.is_array(v.a))
+      assert.same({ 1, 2 }, v.c)
+      assert.equal("[]", v.d)
+      assert.equal(8080, v.n)
+      assert.equal("integer", math.type(v.n))
+      assert.has_error(function() json.decode("{}", { fast = true }) end, "json.decode: options may only have 'empty_arrays'")
+    end)
+
     it("does not touch the global table", function()
       local before = {}
       for k in pairs(_G) do before[k] = true end

@@ -48,12 +48,13 @@ end
 local EMPTY = "\0kina.json:empty-array\0"
 local EMPTY_JSON = '["\\u0000kina.json:empty-array\\u0000"]'
 
--- Rewrite every `[ ]` outside string literals to a one-element array holding EMPTY.
+-- Rewrite every `[ ]` outside string literals to a one-element array holding EMPTY. Only the
+-- pieces around a rewrite are copied: string literals are skipped, not cut out.
 local function mark_empty_arrays(s)
   if not s:find("%[%s*%]") then return s end
-  local out, n = {}, 0
+  local out, n, last = {}, 0, 1
   local pos, len = 1, #s
-  while pos <= len do
+  while true do
     local i = s:find('["%[]', pos)
     if not i then break end
     if s:byte(i) == 34 then -- '"': skip the string literal
@@ -63,21 +64,18 @@ local function mark_empty_arrays(s)
         if not k then j = len + 1 break end
         if s:byte(k) == 92 then j = k + 2 else j = k + 1 break end
       end
-      n = n + 1; out[n] = s:sub(pos, j - 1)
       pos = j
     else
       local _, e = s:find("^%[%s*%]", i)
       if e then
-        n = n + 1; out[n] = s:sub(pos, i - 1)
+        n = n + 1; out[n] = s:sub(last, i - 1)
         n = n + 1; out[n] = EMPTY_JSON
-        pos = e + 1
-      else
-        n = n + 1; out[n] = s:sub(pos, i)
-        pos = i + 1
+        last = e + 1
       end
+      pos = (e or i) + 1
     end
   end
-  n = n + 1; out[n] = s:sub(pos)
+  n = n + 1; out[n] = s:sub(last)
   return table.concat(out)
 end
 
@@ -107,14 +105,21 @@ end
 
 --- Decode a JSON text.
 -- @tparam string s
+-- @tparam[opt] table opts `empty_arrays = false` skips telling `[]` from `{}` (both become a
+--   plain empty table): a reader that never re-encodes saves the pre-scan of the text
 -- @return the value
 -- @return[2] nil
 -- @treturn[2] string error message
-function json.decode(s)
+function json.decode(s, opts)
   if type(s) ~= "string" then
     error("json.decode: expected a string, got " .. type(s), 2)
   end
-  local ok, v = pcall(decoder.decode, mark_empty_arrays(s))
+  if opts ~= nil and (type(opts) ~= "table" or (next(opts) and next(opts) ~= "empty_arrays")) then
+    error("json.decode: options may only have 'empty_arrays'", 2)
+  end
+  local text = s
+  if not (opts and opts.empty_arrays == false) then text = mark_empty_arrays(s) end
+  local ok, v = pcall(decoder.decode, text)
   if not ok then
     return nil, tostring(v)
   end

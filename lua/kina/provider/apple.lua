@@ -128,6 +128,12 @@ function M.new(opts)
   end
   local timeouts = {}
   for k, v in pairs(M.DEFAULT_TIMEOUTS) do timeouts[k] = v end
+  -- KINA_CONTAINER_TIMEOUT (seconds) caps every call: for impatient scripts and for tests of
+  -- a hung CLI
+  local cap = tonumber(os.getenv("KINA_CONTAINER_TIMEOUT") or "")
+  if cap and cap > 0 then
+    for k, v in pairs(timeouts) do timeouts[k] = math.min(v, cap) end
+  end
   for k, v in pairs(opts.timeouts or {}) do
     if type(v) ~= "number" or v <= 0 then error("apple provider options: timeouts." .. tostring(k) .. " must be a positive number", 2) end
     timeouts[k] = v
@@ -186,7 +192,8 @@ function Provider:call(op, node, args, extra)
 end
 
 local function decode(op, text)
-  local value, err = json.decode(text)
+  -- kina only reads the CLI's JSON, so `[]` and `{}` need not be told apart
+  local value, err = json.decode(text, { empty_arrays = false })
   if value == nil then
     error(new_error{ op = op, message = "could not parse the CLI's JSON: " .. tostring(err), stderr = text:sub(1, 400) }, 0)
   end
@@ -325,7 +332,9 @@ end
 -- no label filter, so filtering happens here.
 function Provider:list(opts)
   opts = opts or {}
-  local r = self:call("list", nil, apple.argv_list(self:version()))
+  -- the same command on every version, and the parser tells the JSON shapes apart, so listing
+  -- costs one CLI call (no --version first)
+  local r = self:call("list", nil, apple.argv_list())
   local records, err = apple.parse_containers(decode("list", r.stdout))
   if not records then error(new_error{ op = "list", message = err }, 0) end
   local out = {}
