@@ -7,6 +7,7 @@ local command = {
   usage = "kina get kubeconfig [flags]",
   summary = "Prints the cluster's kubeconfig to stdout.",
   flags = { args.NAME, { name = "internal", kind = "boolean", help = "use the control plane's address inside the node network" },
+    { name = "output", short = "o", kind = "string", metavar = "FORMAT", help = "json for JSON instead of YAML" },
     args.VERBOSE, args.QUIET },
 }
 local opts = args.parse(command, { ... })
@@ -14,6 +15,24 @@ if opts.help then
   io.stdout:write(args.help(command))
   return 0
 end
+if opts.output and opts.output ~= "json" then
+  error(args.usage_error(("unknown output format %q (want json)"):format(opts.output), args.help(command)), 0)
+end
 local c <close> = kina.cluster{ name = args.cluster_name(opts), status = kina.status{ quiet = opts.quiet } }
-io.stdout:write(c:kubeconfig{ internal = opts.internal }, "\n")
+if opts.output == "json" then
+  local json = require "kina.json"
+  local kubeconfig = require "kina.kubeconfig"
+  -- the document's sequences and nulls, as JSON's
+  local function convert(v)
+    if v == kubeconfig.null then return json.null end
+    if type(v) ~= "table" then return v end
+    local out = {}
+    for k, x in pairs(v) do out[k] = convert(x) end
+    if getmetatable(v) == kubeconfig.seq_mt or v[1] ~= nil then return json.array(out) end
+    return out
+  end
+  io.stdout:write(json.encode(convert(c:kubeconfig_doc{ internal = opts.internal }), { pretty = true }), "\n")
+else
+  io.stdout:write(c:kubeconfig{ internal = opts.internal }, "\n")
+end
 return 0

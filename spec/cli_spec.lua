@@ -58,6 +58,12 @@ describe("kina (the host)", function()
     out, err, code = kina{ "frobnicate", "cluster" }
     assert.equal(2, code)
     assert.matches('^ERROR: unknown command "frobnicate cluster" for "kina"', err)
+    out, err, code = kina{ "create" }
+    assert.equal(2, code)
+    assert.matches('^ERROR: "kina create" needs a subcommand: one of cluster', err)
+    out, err, code = kina{ "get", "pods" }
+    assert.equal(2, code)
+    assert.matches('^ERROR: unknown subcommand "pods" for "kina get": one of clusters, nodes, kubeconfig', err)
     out, err, code = kina{ "version", "--bogus" }
     assert.equal(2, code)
     assert.matches("ERROR: unknown flag: %-%-bogus", err)

@@ -249,6 +249,10 @@ describe("kina cluster workflows (against the simulator)", function()
     assert.equal(0, code, err)
     assert.matches("server: https://127%.0%.0%.1:%d+", out)
     assert.matches("name: kina%-kc", out)
+    local doc = json.decode((w.kina{ "get", "kubeconfig", "--name", "kc", "-o", "json" }))
+    assert.equal("kina-kc", doc["current-context"])
+    assert.equal("kina-kc", doc.contexts[1].name)
+    assert.matches("^https://127%.0%.0%.1:%d+$", doc.clusters[1].cluster.server)
     out = w.kina{ "get", "kubeconfig", "--name", "kc", "--internal" }
     assert.matches("server: https://192%.168%.64%.%d+:6443", out)
     local other = w.dir .. "/other-kubeconfig"

@@ -180,6 +180,17 @@ function M.main(argv)
   end
   local c = find_command(rest)
   if not c then
+    -- a known verb with a missing or unknown noun: say which nouns it takes
+    local nouns = {}
+    for _, cmd in ipairs(M.commands) do
+      if cmd.words[1] == verb and cmd.words[2] then nouns[#nouns + 1] = cmd.words[2] end
+    end
+    if #nouns > 0 then
+      local what = rest[2] and ('unknown subcommand "%s" for "kina %s"'):format(rest[2], verb)
+        or ('"kina %s" needs a subcommand'):format(verb)
+      io.stderr:write(("ERROR: %s: one of %s\n\n"):format(what, table.concat(nouns, ", ")), usage())
+      return 2
+    end
     io.stderr:write(('ERROR: unknown command "%s" for "kina"\n\n'):format(table.concat(rest, " ", 1, math.min(2, #rest))), usage())
     return 2
   end
