@@ -20,11 +20,8 @@ local command = {
     args.VERBOSE, args.QUIET,
   },
 }
-local opts = args.parse(command, { ... })
-if opts.help then
-  io.stdout:write(args.help(command))
-  return 0
-end
+local opts = args.command(command, { ... })
+if not opts then return 0 end
 
 local c <close> = kina.cluster{
   name = opts.given and opts.given.name and opts.name or nil,

@@ -8,11 +8,8 @@ local command = {
   summary = "Deletes a cluster: kubeconfig entries, then nodes, then the network kina made for it.",
   flags = { args.NAME, args.KUBECONFIG, args.VERBOSE, args.QUIET },
 }
-local opts = args.parse(command, { ... })
-if opts.help then
-  io.stdout:write(args.help(command))
-  return 0
-end
+local opts = args.command(command, { ... })
+if not opts then return 0 end
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 local c <close> = kina.cluster{ name = args.cluster_name(opts), kubeconfig = opts.kubeconfig, status = status }
 status:info(("Deleting cluster %q ..."):format(c.name))

@@ -10,11 +10,8 @@ local command = {
     args.VERBOSE, args.QUIET },
   args = { min = 0 },
 }
-local opts = args.parse(command, { ... })
-if opts.help then
-  io.stdout:write(args.help(command))
-  return 0
-end
+local opts = args.command(command, { ... })
+if not opts then return 0 end
 if not opts.all and #opts.args == 0 then
   error(args.usage_error("no cluster names provided", args.help(command)), 0)
 end

@@ -10,11 +10,8 @@ local command = {
   flags = { args.NAME, args.KUBECONFIG, { name = "internal", kind = "boolean", help = "use the control plane's address inside the node network" },
     args.VERBOSE, args.QUIET },
 }
-local opts = args.parse(command, { ... })
-if opts.help then
-  io.stdout:write(args.help(command))
-  return 0
-end
+local opts = args.command(command, { ... })
+if not opts then return 0 end
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 local c <close> = kina.cluster{ name = args.cluster_name(opts), kubeconfig = opts.kubeconfig, status = status }
 c:export_kubeconfig{ internal = opts.internal }

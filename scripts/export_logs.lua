@@ -9,11 +9,8 @@ local command = {
   flags = { args.NAME, args.VERBOSE, args.QUIET },
   args = { min = 0, max = 1 },
 }
-local opts = args.parse(command, { ... })
-if opts.help then
-  io.stdout:write(args.help(command))
-  return 0
-end
+local opts = args.command(command, { ... })
+if not opts then return 0 end
 local dir = opts.args[1]
 if not dir then dir = assert(require("luv").fs_mkdtemp((os.getenv("TMPDIR") or "/tmp") .. "/kina-logs-XXXXXX")) end
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }

@@ -6,17 +6,12 @@ local json = require "kina.json"
 local command = {
   usage = "kina get clusters [flags]",
   summary = "Lists kina's clusters: every cluster with at least one node, running or not.",
-  flags = { { name = "output", short = "o", kind = "string", metavar = "FORMAT", help = "json for machine-readable output" },
+  outputs = { "json" },
+  flags = { args.OUTPUT,
     args.VERBOSE, args.QUIET },
 }
-local opts = args.parse(command, { ... })
-if opts.help then
-  io.stdout:write(args.help(command))
-  return 0
-end
-if opts.output and opts.output ~= "json" then
-  error(args.usage_error(("unknown output format %q (want json)"):format(opts.output), args.help(command)), 0)
-end
+local opts = args.command(command, { ... })
+if not opts then return 0 end
 local clusters = kina.run(function(k)
   local by_name, out = {}, {}
   for _, n in ipairs(kina.provider{ scheduler = k }:list()) do

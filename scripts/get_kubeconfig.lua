@@ -6,18 +6,13 @@ local args = require "kina.args"
 local command = {
   usage = "kina get kubeconfig [flags]",
   summary = "Prints the cluster's kubeconfig to stdout.",
+  outputs = { "json" },
   flags = { args.NAME, { name = "internal", kind = "boolean", help = "use the control plane's address inside the node network" },
-    { name = "output", short = "o", kind = "string", metavar = "FORMAT", help = "json for JSON instead of YAML" },
+    args.OUTPUT,
     args.VERBOSE, args.QUIET },
 }
-local opts = args.parse(command, { ... })
-if opts.help then
-  io.stdout:write(args.help(command))
-  return 0
-end
-if opts.output and opts.output ~= "json" then
-  error(args.usage_error(("unknown output format %q (want json)"):format(opts.output), args.help(command)), 0)
-end
+local opts = args.command(command, { ... })
+if not opts then return 0 end
 local c <close> = kina.cluster{ name = args.cluster_name(opts), status = kina.status{ quiet = opts.quiet } }
 if opts.output == "json" then
   local json = require "kina.json"

@@ -6,18 +6,13 @@ local json = require "kina.json"
 local command = {
   usage = "kina get nodes [flags]",
   summary = "Lists the nodes of a cluster (or of every cluster with --all-clusters).",
+  outputs = { "json" },
   flags = { args.NAME, { name = "all-clusters", short = "A", kind = "boolean", help = "nodes of every cluster" },
-    { name = "output", short = "o", kind = "string", metavar = "FORMAT", help = "json for machine-readable output" },
+    args.OUTPUT,
     args.VERBOSE, args.QUIET },
 }
-local opts = args.parse(command, { ... })
-if opts.help then
-  io.stdout:write(args.help(command))
-  return 0
-end
-if opts.output and opts.output ~= "json" then
-  error(args.usage_error(("unknown output format %q (want json)"):format(opts.output), args.help(command)), 0)
-end
+local opts = args.command(command, { ... })
+if not opts then return 0 end
 local name = args.cluster_name(opts)
 local nodes = kina.run(function(k)
   local p = kina.provider{ scheduler = k }

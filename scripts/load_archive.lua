@@ -9,11 +9,8 @@ local command = {
   flags = { args.NAME, { name = "nodes", kind = "list", metavar = "a,b", help = "only these nodes" }, args.VERBOSE, args.QUIET },
   args = { min = 1 },
 }
-local opts = args.parse(command, { ... })
-if opts.help then
-  io.stdout:write(args.help(command))
-  return 0
-end
+local opts = args.command(command, { ... })
+if not opts then return 0 end
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 if #opts.args > 1 then
   status:warn("it is faster to save several images into one archive and load that")

@@ -10,11 +10,8 @@ local command = {
   flags = { args.NAME, { name = "nodes", kind = "list", metavar = "a,b", help = "only these nodes" }, args.VERBOSE, args.QUIET },
   args = { min = 1 },
 }
-local opts = args.parse(command, { ... })
-if opts.help then
-  io.stdout:write(args.help(command))
-  return 0
-end
+local opts = args.command(command, { ... })
+if not opts then return 0 end
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status }
 c.sched:watch_interrupts()

@@ -9,11 +9,8 @@ local command = {
   flags = { args.NAME, { name = "time", kind = "integer", default = 30, metavar = "SECONDS", help = "time for systemd to shut down before the node is killed" },
     args.VERBOSE, args.QUIET },
 }
-local opts = args.parse(command, { ... })
-if opts.help then
-  io.stdout:write(args.help(command))
-  return 0
-end
+local opts = args.command(command, { ... })
+if not opts then return 0 end
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status }
 status:start(("Stopping cluster %q"):format(c.name))

@@ -11,11 +11,8 @@ local command = {
     { name = "quiet", short = "q", kind = "boolean", help = "only errors" },
   },
 }
-local opts = args.parse(command, { ... })
-if opts.help then
-  io.stdout:write(args.help(command))
-  return 0
-end
+local opts = args.command(command, { ... })
+if not opts then return 0 end
 local uname = uv.os_uname()
 local machine = ({ x86_64 = "amd64", aarch64 = "arm64", arm64 = "arm64" })[uname.machine] or uname.machine
 io.stdout:write(("kina v%s %s %s/%s\n"):format(kina._VERSION, _VERSION, uname.sysname:lower(), machine))

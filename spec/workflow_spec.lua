@@ -180,7 +180,7 @@ describe("kina cluster workflows (against the simulator)", function()
     assert.equal(0, #w.exec_calls("three-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "taint"))
     -- the nodes' kubeadm config points at the bootstrap control plane's IP
     local conf = w.sim{ "exec", "three-worker", "cat", "/kind/kubeadm.conf" }
-    local cp_ip = json.decode(w.kina{ "get", "nodes", "--name", "three", "-o", "json" })[1].ip
+    local cp_ip = json.decode((w.kina{ "get", "nodes", "--name", "three", "-o", "json" }))[1].ip
     assert.truthy(conf:find("apiServerEndpoint: " .. cp_ip .. ":6443", 1, true))
   end)
 

@@ -83,6 +83,29 @@ function M.help(command)
   return table.concat(out, "\n") .. "\n"
 end
 
+--- What every command script does first: parse its arguments, print its help for --help, and
+-- check `-o` against the formats it offers (command.outputs). Returns the options, or nil when
+-- the help was printed (the script then returns 0).
+function M.command(command, argv)
+  local opts = M.parse(command, argv)
+  if opts.help then
+    io.stdout:write(M.help(command))
+    return nil
+  end
+  if opts.output ~= nil then
+    local ok = false
+    for _, f in ipairs(command.outputs or {}) do ok = ok or f == opts.output end
+    if not ok then
+      error(M.usage_error(("unknown output format %q (want %s)"):format(opts.output,
+        table.concat(command.outputs or {}, " or ")), M.help(command)), 0)
+    end
+  end
+  return opts
+end
+
+--- -o/--output, for commands that can print JSON.
+M.OUTPUT = { name = "output", short = "o", kind = "string", metavar = "FORMAT", help = "json for machine-readable output" }
+
 --- Parse `argv` (array of strings) for `command` = {usage, flags = {{name, short, kind, default,
 -- help, metavar}}, args = {min, max}}. Returns options (flag values by name, with `args` the
 -- positional arguments) or raises a UsageError. `--help` gives options.help = true.
