@@ -837,6 +837,113 @@ static void parse_port(lua_State *L, int port, int out, lua_Integer *nout) {
   lua_rawseti(L, out, ++*nout);
 }
 
+/* The array of JSON objects the caller decoded, parsed element by element with `one` into an
+ * array of records; nil and a message for anything that is not such an array. */
+static int parse_array(lua_State *L, const char *what, const char *singular,
+                       int (*one)(lua_State *L, lua_Integer i, int el, int rec)) {
+  lua_settop(L, 1);
+  if (check_decoded_array(L, what)) return 2;
+  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
+  lua_createtable(L, (int)n, 0);
+  int out = lua_gettop(L);
+  for (lua_Integer i = 1; i <= n; i++) {
+    int top = lua_gettop(L);
+    int el = jelement(L, 1, i);
+    if (!el) {
+      lua_pushnil(L);
+      lua_pushfstring(L, "%s %I is not a JSON object", singular, i);
+      return 2;
+    }
+    lua_createtable(L, 0, 16);
+    int rec = lua_gettop(L);
+    if (one(L, i, el, rec)) return 2;
+    lua_pushvalue(L, rec);
+    lua_rawseti(L, out, i);
+    lua_settop(L, top);
+  }
+  return 1;
+}
+
+/* One container of parse_containers: fill the record `rec` from the JSON object `el`, the i-th;
+ * 0, or nil and a message pushed and 2. */
+static int parse_container(lua_State *L, lua_Integer i, int el, int rec) {
+  int cfg = jtable(L, el, "configuration");
+  int status = jtable(L, el, "status"); /* 1.0+: an object; before: a string */
+
+  const char *name = jstring(L, el, "id");
+  if (!name) name = jstring(L, cfg, "id");
+  if (!name) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "container %I has no id", i);
+    return 2;
+  }
+  set_string(L, rec, "name", name);
+  const char *state = status ? jstring(L, status, "state") : jstring(L, el, "status");
+  set_string(L, rec, "state", state ? state : "unknown");
+
+  /* Networks: status.networks (1.0+) or top-level networks; first attachment wins. */
+  int nets = status ? jtable(L, status, "networks") : 0;
+  if (!nets) nets = jtable(L, el, "networks");
+  int att = jelement(L, nets, 1);
+  if (att) {
+    const char *ip = jstring(L, att, "ipv4Address");
+    set_address(L, rec, "ip", ip ? ip : jstring(L, att, "address"));
+    set_address(L, rec, "ipv6", jstring(L, att, "ipv6Address"));
+    set_string(L, rec, "network", jstring(L, att, "network"));
+  } else {
+    /* Not running: the configured attachment ([String] before 0.4, objects after). */
+    int cnets = jtable(L, cfg, "networks");
+    if (cnets) {
+      int type = lua_rawgeti(L, cnets, 1);
+      if (type == LUA_TSTRING) set_string(L, rec, "network", lua_tostring(L, -1));
+      else if (type == LUA_TTABLE) set_string(L, rec, "network", jstring(L, lua_gettop(L), "network"));
+      lua_pop(L, 1);
+    }
+  }
+
+  set_labels(L, rec, "labels", cfg, "labels");
+  int image = jtable(L, cfg, "image");
+  set_string(L, rec, "image", jstring(L, image, "reference"));
+  int desc = jtable(L, image, "descriptor");
+  set_string(L, rec, "image_digest", jstring(L, desc, "digest"));
+  set_date(L, rec, "created", cfg, "creationDate");
+  if (status) set_date(L, rec, "started", status, "startedDate");
+  else set_date(L, rec, "started", el, "startedDate");
+
+  lua_newtable(L);
+  int ports = lua_gettop(L);
+  lua_Integer nports = 0;
+  int published = jtable(L, cfg, "publishedPorts");
+  if (published) {
+    lua_Integer np = (lua_Integer)lua_rawlen(L, published);
+    for (lua_Integer k = 1; k <= np; k++) {
+      int port = jelement(L, published, k);
+      if (port) {
+        parse_port(L, port, ports, &nports);
+        lua_pop(L, 1);
+      }
+    }
+  }
+  lua_settop(L, ports);
+  lua_setfield(L, rec, "ports");
+
+  int res = jtable(L, cfg, "resources");
+  lua_Integer v = 0;
+  int present = jinteger(L, res, "cpus", &v);
+  set_integer(L, rec, "cpus", present, v);
+  present = jinteger(L, res, "memoryInBytes", &v);
+  set_integer(L, rec, "memory_bytes", present, v);
+  int plat = jtable(L, cfg, "platform");
+  const char *os = jstring(L, plat, "os"), *arch = jstring(L, plat, "architecture");
+  const char *variant = jstring(L, plat, "variant");
+  if (os && arch) {
+    if (variant) lua_pushfstring(L, "%s/%s/%s", os, arch, variant);
+    else lua_pushfstring(L, "%s/%s", os, arch);
+    lua_setfield(L, rec, "platform");
+  }
+  return 0;
+}
+
 /* apple.parse_containers(decoded) -> {record, ...} | nil, message
  * From `list --all --format json` or `inspect`, any shape of §3.3:
  *   0.1–0.7  {status = "running", configuration, networks = {{address = "192.168.64.3/24"}}}
@@ -846,100 +953,38 @@ static void parse_port(lua_State *L, int port, int out, lua_Integer *nout) {
  *           ports = {{host_address, host_port, container_port, protocol, count}}, network,
  *           cpus, memory_bytes, platform}; absent values are nil. */
 static int l_parse_containers(lua_State *L) {
-  lua_settop(L, 1);
-  if (check_decoded_array(L, "containers")) return 2;
-  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
-  lua_createtable(L, (int)n, 0);
-  int out = lua_gettop(L);
-  for (lua_Integer i = 1; i <= n; i++) {
-    int top = lua_gettop(L);
-    int el = jelement(L, 1, i);
-    if (!el) {
-      lua_pushnil(L);
-      lua_pushfstring(L, "container %I is not a JSON object", i);
-      return 2;
-    }
-    int cfg = jtable(L, el, "configuration");
-    int status = jtable(L, el, "status"); /* 1.0+: an object; before: a string */
-    lua_createtable(L, 0, 16);
-    int rec = lua_gettop(L);
+  return parse_array(L, "containers", "container", parse_container);
+}
 
-    const char *name = jstring(L, el, "id");
-    if (!name) name = jstring(L, cfg, "id");
-    if (!name) {
-      lua_pushnil(L);
-      lua_pushfstring(L, "container %I has no id", i);
-      return 2;
-    }
-    set_string(L, rec, "name", name);
-    const char *state = status ? jstring(L, status, "state") : jstring(L, el, "status");
-    set_string(L, rec, "state", state ? state : "unknown");
-
-    /* Networks: status.networks (1.0+) or top-level networks; first attachment wins. */
-    int nets = status ? jtable(L, status, "networks") : 0;
-    if (!nets) nets = jtable(L, el, "networks");
-    int att = jelement(L, nets, 1);
-    if (att) {
-      const char *ip = jstring(L, att, "ipv4Address");
-      set_address(L, rec, "ip", ip ? ip : jstring(L, att, "address"));
-      set_address(L, rec, "ipv6", jstring(L, att, "ipv6Address"));
-      set_string(L, rec, "network", jstring(L, att, "network"));
-    } else {
-      /* Not running: the configured attachment ([String] before 0.4, objects after). */
-      int cnets = jtable(L, cfg, "networks");
-      if (cnets) {
-        int type = lua_rawgeti(L, cnets, 1);
-        if (type == LUA_TSTRING) set_string(L, rec, "network", lua_tostring(L, -1));
-        else if (type == LUA_TTABLE) set_string(L, rec, "network", jstring(L, lua_gettop(L), "network"));
-        lua_pop(L, 1);
-      }
-    }
-
-    set_labels(L, rec, "labels", cfg, "labels");
-    int image = jtable(L, cfg, "image");
-    set_string(L, rec, "image", jstring(L, image, "reference"));
-    int desc = jtable(L, image, "descriptor");
-    set_string(L, rec, "image_digest", jstring(L, desc, "digest"));
-    set_date(L, rec, "created", cfg, "creationDate");
-    if (status) set_date(L, rec, "started", status, "startedDate");
-    else set_date(L, rec, "started", el, "startedDate");
-
-    lua_newtable(L);
-    int ports = lua_gettop(L);
-    lua_Integer nports = 0;
-    int published = jtable(L, cfg, "publishedPorts");
-    if (published) {
-      lua_Integer np = (lua_Integer)lua_rawlen(L, published);
-      for (lua_Integer k = 1; k <= np; k++) {
-        int port = jelement(L, published, k);
-        if (port) {
-          parse_port(L, port, ports, &nports);
-          lua_pop(L, 1);
-        }
-      }
-    }
-    lua_settop(L, ports);
-    lua_setfield(L, rec, "ports");
-
-    int res = jtable(L, cfg, "resources");
-    lua_Integer v = 0;
-    int present = jinteger(L, res, "cpus", &v);
-    set_integer(L, rec, "cpus", present, v);
-    present = jinteger(L, res, "memoryInBytes", &v);
-    set_integer(L, rec, "memory_bytes", present, v);
-    int plat = jtable(L, cfg, "platform");
-    const char *os = jstring(L, plat, "os"), *arch = jstring(L, plat, "architecture");
-    const char *variant = jstring(L, plat, "variant");
-    if (os && arch) {
-      if (variant) lua_pushfstring(L, "%s/%s/%s", os, arch, variant);
-      else lua_pushfstring(L, "%s/%s", os, arch);
-      lua_setfield(L, rec, "platform");
-    }
-    lua_pushvalue(L, rec);
-    lua_rawseti(L, out, i);
-    lua_settop(L, top);
+/* One network of parse_networks: fill the record `rec` from the JSON object `el`, the i-th;
+ * 0, or nil and a message pushed and 2. */
+static int parse_network(lua_State *L, lua_Integer i, int el, int rec) {
+  int cfg = jtable(L, el, "configuration");
+  if (!cfg) cfg = jtable(L, el, "config");
+  int status = jtable(L, el, "status");
+  const char *name = jstring(L, cfg, "name");
+  if (!name) name = jstring(L, cfg, "id");
+  if (!name) name = jstring(L, el, "id");
+  if (!name) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "network %I has no name", i);
+    return 2;
   }
-  return 1;
+  set_string(L, rec, "name", name);
+  const char *subnet = jstring(L, status, "ipv4Subnet");
+  if (!subnet) subnet = jstring(L, status, "address");
+  if (!subnet) subnet = jstring(L, cfg, "ipv4Subnet");
+  if (!subnet) subnet = jstring(L, cfg, "subnet");
+  set_string(L, rec, "subnet", subnet);
+  const char *gateway = jstring(L, status, "ipv4Gateway");
+  set_string(L, rec, "gateway", gateway ? gateway : jstring(L, status, "gateway"));
+  const char *v6 = jstring(L, status, "ipv6Subnet");
+  set_string(L, rec, "subnet_v6", v6 ? v6 : jstring(L, cfg, "ipv6Subnet"));
+  set_string(L, rec, "mode", jstring(L, cfg, "mode"));
+  set_string(L, rec, "state", jstring(L, el, "state"));
+  set_labels(L, rec, "labels", cfg, "labels");
+  set_date(L, rec, "created", cfg, "creationDate");
+  return 0;
 }
 
 /* apple.parse_networks(decoded) -> {{name, subnet, gateway, labels, mode, state?, subnet_v6?,
@@ -948,91 +993,34 @@ static int l_parse_containers(lua_State *L) {
  * mode, ipv4Subnet?, labels}, status = {ipv4Subnet, ipv4Gateway}}; ≤ 0.7 config.subnet and
  * status = {address, gateway}. `state` exists only before 1.0 ("running"|"created"). */
 static int l_parse_networks(lua_State *L) {
-  lua_settop(L, 1);
-  if (check_decoded_array(L, "networks")) return 2;
-  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
-  lua_createtable(L, (int)n, 0);
-  int out = lua_gettop(L);
-  for (lua_Integer i = 1; i <= n; i++) {
-    int top = lua_gettop(L);
-    int el = jelement(L, 1, i);
-    if (!el) {
-      lua_pushnil(L);
-      lua_pushfstring(L, "network %I is not a JSON object", i);
-      return 2;
-    }
-    int cfg = jtable(L, el, "configuration");
-    if (!cfg) cfg = jtable(L, el, "config");
-    int status = jtable(L, el, "status");
-    lua_createtable(L, 0, 8);
-    int rec = lua_gettop(L);
-    const char *name = jstring(L, cfg, "name");
-    if (!name) name = jstring(L, cfg, "id");
-    if (!name) name = jstring(L, el, "id");
-    if (!name) {
-      lua_pushnil(L);
-      lua_pushfstring(L, "network %I has no name", i);
-      return 2;
-    }
-    set_string(L, rec, "name", name);
-    const char *subnet = jstring(L, status, "ipv4Subnet");
-    if (!subnet) subnet = jstring(L, status, "address");
-    if (!subnet) subnet = jstring(L, cfg, "ipv4Subnet");
-    if (!subnet) subnet = jstring(L, cfg, "subnet");
-    set_string(L, rec, "subnet", subnet);
-    const char *gateway = jstring(L, status, "ipv4Gateway");
-    set_string(L, rec, "gateway", gateway ? gateway : jstring(L, status, "gateway"));
-    const char *v6 = jstring(L, status, "ipv6Subnet");
-    set_string(L, rec, "subnet_v6", v6 ? v6 : jstring(L, cfg, "ipv6Subnet"));
-    set_string(L, rec, "mode", jstring(L, cfg, "mode"));
-    set_string(L, rec, "state", jstring(L, el, "state"));
-    set_labels(L, rec, "labels", cfg, "labels");
-    set_date(L, rec, "created", cfg, "creationDate");
-    lua_pushvalue(L, rec);
-    lua_rawseti(L, out, i);
-    lua_settop(L, top);
+  return parse_array(L, "networks", "network", parse_network);
+}
+
+/* One image of parse_images: fill the record `rec` from the JSON object `el`, the i-th;
+ * 0, or nil and a message pushed and 2. */
+static int parse_image(lua_State *L, lua_Integer i, int el, int rec) {
+  int cfg = jtable(L, el, "configuration");
+  const char *ref = jstring(L, cfg, "name");
+  if (!ref) ref = jstring(L, el, "reference");
+  if (!ref) ref = jstring(L, el, "name");
+  if (!ref) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "image %I has no name", i);
+    return 2;
   }
-  return 1;
+  int desc = jtable(L, cfg, "descriptor");
+  if (!desc) desc = jtable(L, el, "descriptor");
+  if (!desc) desc = jtable(L, el, "index");
+  set_string(L, rec, "reference", ref);
+  set_string(L, rec, "digest", jstring(L, desc, "digest"));
+  return 0;
 }
 
 /* apple.parse_images(decoded) -> {{reference, digest}, ...} | nil, message. Shapes (§3.6):
  * 1.0+ {id, configuration = {name, descriptor = {digest}}, variants}; before 1.0 `image list`
  * gives {reference, descriptor = {digest}} and `image inspect` {name, index = {digest}}. */
 static int l_parse_images(lua_State *L) {
-  lua_settop(L, 1);
-  if (check_decoded_array(L, "images")) return 2;
-  lua_Integer n = (lua_Integer)lua_rawlen(L, 1);
-  lua_createtable(L, (int)n, 0);
-  int out = lua_gettop(L);
-  for (lua_Integer i = 1; i <= n; i++) {
-    int top = lua_gettop(L);
-    int el = jelement(L, 1, i);
-    if (!el) {
-      lua_pushnil(L);
-      lua_pushfstring(L, "image %I is not a JSON object", i);
-      return 2;
-    }
-    int cfg = jtable(L, el, "configuration");
-    const char *ref = jstring(L, cfg, "name");
-    if (!ref) ref = jstring(L, el, "reference");
-    if (!ref) ref = jstring(L, el, "name");
-    if (!ref) {
-      lua_pushnil(L);
-      lua_pushfstring(L, "image %I has no name", i);
-      return 2;
-    }
-    int desc = jtable(L, cfg, "descriptor");
-    if (!desc) desc = jtable(L, el, "descriptor");
-    if (!desc) desc = jtable(L, el, "index");
-    lua_createtable(L, 0, 2);
-    int rec = lua_gettop(L);
-    set_string(L, rec, "reference", ref);
-    set_string(L, rec, "digest", jstring(L, desc, "digest"));
-    lua_pushvalue(L, rec);
-    lua_rawseti(L, out, i);
-    lua_settop(L, top);
-  }
-  return 1;
+  return parse_array(L, "images", "image", parse_image);
 }
 
 /* ------------------------------------------------------------------------------------------
