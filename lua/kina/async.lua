@@ -224,6 +224,9 @@ local function on_signal(self, name)
   for _, job in ipairs(self.queue) do finish(self, job, nil, "interrupted", "EINTR") end
   self.queue = {}
   self.pending_interrupt = setmetatable({ signal = name, count = self.interrupts }, Interrupted)
+  -- sleeping tasks wake now and raise it too (a workflow polling between commands would
+  -- otherwise never notice)
+  for _, t in ipairs(self.timers) do t.at = 0 end
 end
 
 local function resume(self, entry)
@@ -394,16 +397,19 @@ function Scheduler:join(task)
 end
 
 --- Suspend the current task (or, outside a task, drive the scheduler) for `seconds`.
+-- Raises Interrupted, as await does, when a watched signal arrives meanwhile.
 function Scheduler:sleep(seconds)
   if type(seconds) ~= "number" or seconds < 0 then error("sleep: seconds must be a non-negative number", 2) end
   local at = core.now() + seconds
+  local seen = self.interrupts
   if in_task(self) then
     self.timers[#self.timers + 1] = { at = at, co = coroutine.running() }
     coroutine.yield()
   else
     self.timers[#self.timers + 1] = { at = at, co = coroutine.create(function() end) }
-    self:pump(function() return core.now() >= at end)
+    self:pump(function() return core.now() >= at or self.interrupts > seen end)
   end
+  check_interrupt(self, seen)
 end
 
 --- Report SIGINT/SIGTERM instead of dying: running processes get SIGTERM (then SIGKILL after

@@ -485,8 +485,10 @@ M.tail = tail
 local function kubeadm_failure(c, node, what, err)
   if apple.is_error(err) and err.result then
     local out = (err.result.stdout or "") .. (err.result.stderr or "")
-    fail(("%s failed on %s (exit status %s); the last lines of its output:\n%s"):format(what, node,
-      tostring(err.result.code), tail(out, 15)),
+    -- the status as the provider saw it ("exit status 1", "timed out after 600s") and the
+    -- command line, so a failure names the command that failed
+    fail(("%s failed on %s (%s)\n  command: %s\nthe last lines of its output:\n%s"):format(what, node,
+      err.status or ("exit status " .. tostring(err.result.code)), apple.command_line(err.argv or {}), tail(out, 15)),
       ("see the whole story with `kina export logs --name %s` (kubelet.log, journal.log) or run "
         .. "`container exec %s journalctl -u kubelet --no-pager`."):format(c.name, node))
   end
@@ -561,9 +563,12 @@ end
 local function steps_wait(c, ctx)
   local start = async.now()
   local deadline = start + c.wait
-  local pending
+  local pending, problem
   while true do
-    local conds = c:node_conditions(ctx.bootstrap) or {}
+    local conds, err = c:node_conditions(ctx.bootstrap)
+    -- when kubectl itself fails, that is the reason to show, not "not registered"
+    problem = not conds and ("kubectl get nodes failed: " .. tostring(err):gsub("%s+$", "")) or nil
+    conds = conds or {}
     pending = {}
     for _, n in ipairs(c.model.nodes) do
       local cond = conds[n.name]
@@ -579,7 +584,7 @@ local function steps_wait(c, ctx)
   end
   c.status:finish(false)
   local lines = {}
-  for _, p in ipairs(pending) do lines[#lines + 1] = ("%s: %s"):format(p.name, p.reason) end
+  for _, p in ipairs(pending) do lines[#lines + 1] = ("%s: %s"):format(p.name, problem or p.reason) end
   -- as kind: not being Ready in time is a warning; the cluster exists and may still get there
   c.status:warn(("timed out waiting for Ready ⚠️  not ready: %s"):format(table.concat(lines, "; ")))
 end
@@ -676,13 +681,30 @@ end
 
 -- Remove what a failed create made: nodes (every container labelled with this cluster — there
 -- were none before, preflight checked — and the planned names), the network it created, and
--- kubeconfig entries it wrote. Returns a line for the user.
+-- kubeconfig entries it wrote. Returns a line for the user. An interrupt (a second Ctrl-C) stops
+-- it at once: it raises, and ctx.leftover describes what may be left.
 function Cluster:cleanup(ctx)
   local names, seen = {}, {}
+  -- a failure is noted and cleanup goes on; an interrupt is not a failure to go on after
+  local function try(fn, ...)
+    local ok, err = pcall(fn, ...)
+    if not ok and async.is_interrupted(err) then error(err, 0) end
+    return ok, err
+  end
+  local function leftover()
+    local quoted = {}
+    for i, n in ipairs(names) do quoted[i] = ("%q"):format(n) end
+    local parts = {}
+    if #quoted > 0 then parts[#parts + 1] = ("nodes [%s]"):format(table.concat(quoted, " ")) end
+    if ctx.created_network then parts[#parts + 1] = ("network %q"):format(ctx.created_network) end
+    if ctx.kubeconfig_written then parts[#parts + 1] = ("kubeconfig entries %q"):format(kubeconfig.key(self.name)) end
+    ctx.leftover = #parts > 0 and table.concat(parts, ", ") or nil
+  end
+  leftover()
   if ctx.planned then
     -- provisioning began, and preflight found no node of this cluster before it: every node
     -- labelled with it now is ours (a failed `run` may leave one under its planned name)
-    local ok_list, listed = pcall(self.nodes, self)
+    local ok_list, listed = try(self.nodes, self)
     for _, n in ipairs(ok_list and listed or {}) do
       if not seen[n.name] then names[#names + 1] = n.name; seen[n.name] = true end
     end
@@ -690,17 +712,18 @@ function Cluster:cleanup(ctx)
   for _, n in ipairs(ctx.planned or {}) do
     if not seen[n] then names[#names + 1] = n; seen[n] = true end
   end
+  leftover()
   local problems = {}
   if ctx.kubeconfig_written then
-    local ok, err = pcall(kubeconfig.remove, self:kubeconfig_paths().all, self.name)
+    local ok, err = try(kubeconfig.remove, self:kubeconfig_paths().all, self.name)
     if not ok then problems[#problems + 1] = "kubeconfig: " .. tostring(err) end
   end
   if #names > 0 then
-    local ok, err = pcall(self.provider.delete, self.provider, names, { force = true })
+    local ok, err = try(self.provider.delete, self.provider, names, { force = true })
     if not ok then problems[#problems + 1] = tostring(err) end
   end
   if ctx.created_network then
-    local ok, err = pcall(self.provider.network_delete, self.provider, ctx.created_network)
+    local ok, err = try(self.provider.network_delete, self.provider, ctx.created_network)
     if not ok then problems[#problems + 1] = tostring(err) end
   end
   local quoted = {}
@@ -745,8 +768,8 @@ function Cluster:create()
     if cok then
       self.status:info(line)
     else
-      e.cleanup = ("cleanup was interrupted (%s): some nodes of %q may be left; `kina delete cluster --name %s` removes them"):format(
-        tostring(line), self.name, self.name)
+      e.cleanup = ("cleanup was interrupted (%s): %s of cluster %q may be left; `kina delete cluster --name %s` removes them"):format(
+        tostring(line), ctx.leftover or "nodes", self.name, self.name)
     end
   end
   error(e, 0)
@@ -780,12 +803,11 @@ function Cluster:delete()
   local ok, err = pcall(kubeconfig.remove, self:kubeconfig_paths().all, self.name)
   if not ok then kerr = err end
   if #names > 0 then self.provider:delete(names, { force = true }) end
-  if self.model.network or #names > 0 then
-    local info = self.provider:info()
-    if info.macos ~= 15 then
-      for _, net in ipairs(self.provider:network_list()) do
-        if net.labels and net.labels[M.CLUSTER_LABEL] == self.name then self.provider:network_delete(net.name) end
-      end
+  -- the network is looked for even when no node is left: a delete that failed at the network
+  -- must finish when it is run again
+  if self.provider:info().macos ~= 15 then
+    for _, net in ipairs(self.provider:network_list()) do
+      if net.labels and net.labels[M.CLUSTER_LABEL] == self.name then self.provider:network_delete(net.name) end
     end
   end
   if kerr then error(("failed to update kubeconfig: %s"):format(tostring(kerr)), 0) end
@@ -912,10 +934,13 @@ function Cluster:load_images(refs, opts)
     local consumer = self.provider:exec_job(n.name, import_argv(snap), { stdin_from = producer })
     local results = self.sched:await_all{ producer, consumer }
     local save, import = results[1], results[2]
-    if save.error or save.code ~= 0 then
+    local save_failed = save.error or save.code ~= 0
+    local import_failed = import.error or import.code ~= 0
+    -- a save killed by SIGPIPE only lost its reader: the import's failure is the one to report
+    if save_failed and not (import_failed and save.signal == "PIPE") then
       self.provider:fail("save", nil, save_argv, save.error and { code = -1, stderr = save.error } or save)
     end
-    if import.error or import.code ~= 0 then
+    if import_failed then
       self.provider:fail("exec", n.name, import.argv, import.error and { code = -1, stderr = import.error } or import)
     end
     report[n.name] = "loaded"

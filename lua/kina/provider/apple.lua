@@ -224,11 +224,12 @@ function Provider:info()
   local running = status.code == 0
   local macos
   if running then
-    local net = self:run_cli("network list", nil, apple.argv_network_list(version))
+    local net, argv = self:run_cli("network list", nil, apple.argv_network_list(version))
     if net.code == 0 then macos = 26
     else
       local cause = apple.error_cause(net.stderr, net.code)
-      if cause == "unknown_command" or cause == "unknown_option" or cause == "network_needs_macos26" then macos = 15 end
+      if cause == "unknown_command" or cause == "unknown_option" or cause == "network_needs_macos26" then macos = 15
+      else self:fail("network list", nil, argv, net) end -- not knowing would be a guess
     end
   end
   local info = {
