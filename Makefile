@@ -105,26 +105,70 @@ test-unit: all
 test-portable:
 	@mkdir -p build-logs
 	$(MAKE) BUILD=build-portable PORTABLE=1 all
-	KINA_BUILD=build-portable $(BUSTED_RUN) --cpath='./build-portable/lib/?.so' spec | tee build-logs/portable.log
+	KINA_BUILD=build-portable KINA_SIM_BIN=./build-portable/sim/container $(BUSTED_RUN) --cpath='./build-portable/lib/?.so' spec | tee build-logs/portable.log
 
-ASAN_LIB := $(shell $(CC) -print-file-name=libasan.so 2>/dev/null)
-SANITIZE_SPECS ?= spec/runner_spec.lua
+# The whole suite with the C modules and the host built with ASan+UBSan (build-asan/).
+# build-asan/kina and the simulator (the same host) are linked with ASan and need nothing more.
+# lua5.4 is not instrumented: to load the ASan-built kina.core modules the ASan runtime must be
+# preloaded (before libc's malloc). That is what $(SAN_BUILD)/preload/$(LUA) does, first on
+# PATH for busted and for the lua5.4 children some specs start; it drops LD_PRELOAD from its
+# environment at once, so every other program (sh, cat, tar, kubectl...) runs uninstrumented
+# and unaffected. Leak detection stays on everywhere: lua5.4 and busted free their state at
+# exit, so a leak LeakSanitizer finds is kina's. Every report, from any process (also from a
+# child whose failure a spec expects), goes to $(SAN_LOGS)/, and any report fails the target.
+SAN_BUILD  := build-asan
+SAN_LOGS   := build-logs/sanitizers
+SAN_WRAP   := $(SAN_BUILD)/preload
+# Every spec but install_spec, which builds and installs its own, uninstrumented kina with
+# luarocks (run by test-install), and whose luarocks would take the preloading wrapper below
+# for the Lua installation and look for Lua's headers beside it.
+SANITIZE_SPECS ?= $(filter-out spec/install_spec.lua,$(sort $(wildcard spec/*_spec.lua)))
+SAN_CFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all
+ifneq (,$(findstring clang,$(shell $(CC) --version 2>/dev/null | head -1)))
+ASAN_LIB   := $(shell $(CC) -print-file-name=libclang_rt.asan-$(shell uname -m).so 2>/dev/null)
+else
+ASAN_LIB   := $(shell $(CC) -print-file-name=libasan.so 2>/dev/null)
+endif
+LUA_BIN    := $(shell command -v $(LUA) 2>/dev/null)
+ASAN_RUN_OPTIONS  := detect_leaks=1:abort_on_error=1:print_summary=1:log_path=$(CURDIR)/$(SAN_LOGS)/asan
+UBSAN_RUN_OPTIONS := print_stacktrace=1:halt_on_error=1:log_path=$(CURDIR)/$(SAN_LOGS)/ubsan
+
+$(SAN_WRAP)/$(LUA): Makefile
+	@mkdir -p $(dir $@)
+	@{ echo '#!/bin/sh'; \
+	  echo '# $(LUA) with the ASan runtime preloaded for the ASan-built kina.core modules (make sanitize).'; \
+	  echo '# The preload leaves the environment at once: the programs this Lua starts run as they are.'; \
+	  echo "LD_PRELOAD='$(ASAN_LIB)' exec '$(LUA_BIN)' -e 'require(\"luv\").os_unsetenv(\"LD_PRELOAD\")' \"\$$@\""; \
+	} > $@
+	@chmod 0755 $@
+
 sanitize:
-	@mkdir -p build-logs
-	$(MAKE) BUILD=build-asan OPT='-O1 -g -fno-omit-frame-pointer' SANFLAGS='-fsanitize=address,undefined -fno-sanitize-recover=all' all
-	KINA_BUILD=build-asan LD_PRELOAD=$(ASAN_LIB) ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-	  $(BUSTED_RUN) --cpath='./build-asan/lib/?.so' $(SANITIZE_SPECS) | tee build-logs/sanitize.log
+	@mkdir -p build-logs; rm -rf $(SAN_LOGS); mkdir -p $(SAN_LOGS)
+	@test -f "$(ASAN_LIB)" || { echo "sanitize: no ASan runtime found for $(CC) ($(ASAN_LIB))"; exit 1; }
+	$(MAKE) BUILD=$(SAN_BUILD) OPT='-O1 -g -fno-omit-frame-pointer' SANFLAGS='$(SAN_CFLAGS)' all $(SAN_WRAP)/$(LUA)
+	rc=0; PATH="$(CURDIR)/$(SAN_WRAP):$$PATH" KINA_BUILD=$(SAN_BUILD) KINA_SIM_BIN=./$(SAN_BUILD)/sim/container \
+	  ASAN_OPTIONS=$(ASAN_RUN_OPTIONS) UBSAN_OPTIONS=$(UBSAN_RUN_OPTIONS) \
+	  $(SAN_WRAP)/$(LUA) $$(command -v $(BUSTED)) --ignore-lua -o plainTerminal --cpath='./$(SAN_BUILD)/lib/?.so' \
+	  $(SANITIZE_SPECS) | tee build-logs/sanitize.log || rc=$$?; \
+	if [ -n "$$(ls -A $(SAN_LOGS))" ]; then \
+	  echo "sanitize: ASan/UBSan reports (in $(SAN_LOGS)/):"; cat $(SAN_LOGS)/*; exit 1; fi; \
+	exit $$rc
 
-# Under valgrind: no memory error, nothing definitely lost. The portable build, because this
-# valgrind does not know pidfd_open (the runner would fall back anyway, with a warning per call).
-VALGRIND_SPECS ?= spec/runner_spec.lua
+# Under valgrind: no memory error, nothing definitely lost, in the runner and provider specs
+# (kina.core's runner, apple and spec modules in the busted process; the simulator it drives is
+# build/kina itself, whose C is the same objects, checked by `make sanitize`). The portable
+# build, because this valgrind does not know pidfd_open (the runner would fall back anyway, with
+# a warning per call). KINA_SIM_BIN: the provider spec's simulator comes from the same build.
+VALGRIND_SPECS ?= spec/runner_spec.lua spec/provider_spec.lua
+VALGRIND_BUILD := build-portable
+VALGRIND_FLAGS ?= -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite \
+  --show-leak-kinds=definite
 valgrind:
 	@mkdir -p build-logs
-	$(MAKE) BUILD=build-portable PORTABLE=1 all
-	KINA_BUILD=build-portable valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite \
-	  --show-leak-kinds=definite $(LUA) $$(command -v $(BUSTED)) --ignore-lua -o plainTerminal \
-	  --cpath='./build-portable/lib/?.so' $(VALGRIND_SPECS) | tee build-logs/valgrind.log
+	$(MAKE) BUILD=$(VALGRIND_BUILD) PORTABLE=1 all
+	KINA_BUILD=$(VALGRIND_BUILD) KINA_SIM_BIN=./$(VALGRIND_BUILD)/sim/container \
+	  valgrind $(VALGRIND_FLAGS) $(LUA) $$(command -v $(BUSTED)) --ignore-lua -o plainTerminal \
+	  --cpath='./$(VALGRIND_BUILD)/lib/?.so' $(VALGRIND_SPECS) | tee build-logs/valgrind.log
 
 # Warnings are errors with clang too.
 test-clang:

@@ -31,13 +31,33 @@
 /* ------------------------------------------------------------------------------------------
  * Errors and field names */
 
-/* Raise "<field>: <formatted message>". */
+/* Push `s` with its control characters written as \n, \t, \r or \xHH. The messages quote
+ * values from the user's config and command line: a newline or an escape sequence in one must
+ * not start a line of its own or move the cursor on the user's terminal. */
+static void push_escaped(lua_State *L, const char *s) {
+  luaL_Buffer b;
+  luaL_buffinit(L, &b);
+  for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+    if (*p == '\n') luaL_addstring(&b, "\\n");
+    else if (*p == '\t') luaL_addstring(&b, "\\t");
+    else if (*p == '\r') luaL_addstring(&b, "\\r");
+    else if (*p < 0x20 || *p == 0x7f) {
+      char hex[8];
+      snprintf(hex, sizeof hex, "\\x%02x", (unsigned)*p);
+      luaL_addstring(&b, hex);
+    } else luaL_addchar(&b, (char)*p);
+  }
+  luaL_pushresult(&b);
+}
+
+/* Raise "<field>: <formatted message>", control characters escaped (push_escaped). */
 static int field_error(lua_State *L, const char *field, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
   const char *msg = lua_pushvfstring(L, fmt, ap);
   va_end(ap);
-  lua_pushfstring(L, "%s: %s", field, msg);
+  const char *full = lua_pushfstring(L, "%s: %s", field, msg);
+  push_escaped(L, full);
   return lua_error(L);
 }
 

@@ -55,7 +55,12 @@ describe("kina.core.fs.lock", function()
       local l = assert(fs.lock(%q)); io.open(%q, "w"):close()
       while not io.open(%q) do os.execute("sleep 0.05") end
       l:unlock()]], path, ready, go)))
-    while not exists(ready) do uv.sleep(20) end
+    -- bounded, so a child that failed to start fails the test instead of hanging the suite
+    for _ = 1, 1500 do
+      if exists(ready) then break end
+      uv.sleep(20)
+    end
+    assert.is_true(exists(ready), "the child never took the lock")
     local lock, err, code = fs.lock(path, { wait = false })
     assert.is_nil(lock)
     assert.are.equal("EAGAIN", code)

@@ -914,8 +914,14 @@ function Cluster:load_images(refs, opts)
   opts = opts or {}
   local nodes = self:select_nodes(opts.nodes)
   for _, ref in ipairs(refs) do
-    if not self.provider:image_exists(ref) then fail(("image: %q not present locally"):format(ref),
-      "pull or build it with Apple's CLI first (container image pull " .. ref .. ")") end
+    local problem = config_lib.image_problem(ref)
+    if problem then
+      fail(("image %s is not an image reference (like \"busybox:1.36\"): it %s"):format(config_lib.quote(ref), problem))
+    end
+    if not self.provider:image_exists(ref) then
+      fail(("image: %s not present locally"):format(config_lib.quote(ref)),
+        "pull or build it with Apple's CLI first (" .. apple.command_line({ "container", "image", "pull", ref }) .. ")")
+    end
   end
   local report = {}
   self:each(nodes, function(n)
@@ -954,7 +960,7 @@ function Cluster:load_archives(paths, opts)
   opts = opts or {}
   for _, path in ipairs(paths) do
     local f = io.open(path, "rb")
-    if not f then fail(("image archive %q not found"):format(path)) end
+    if not f then fail(("image archive %s not found"):format(config_lib.quote(path))) end
     f:close()
   end
   local nodes = self:select_nodes(opts.nodes)

@@ -1581,4 +1581,17 @@ function config.from_yaml(text, source, opts)
   return build_model(cx, doc, opts)
 end
 
+--- Why `ref` is not an image reference (the rest of "... it <problem>", like "contains
+-- whitespace"), or nil when it is one. For checking images named outside a config, as
+-- `kina load docker-image IMAGE` does, with the same rules as `--image` and `nodes[].image`.
+-- @tparam string ref
+function config.image_problem(ref)
+  if type(ref) ~= "string" then error("image reference must be a string, got " .. type(ref), 2) end
+  return image_problem(ref)
+end
+
+--- A value as kina's messages show it: double-quoted, control characters escaped, shortened
+-- when long (so a hostile value cannot break a message's line or the user's terminal).
+function config.quote(value) return quote(value) end
+
 return config
