@@ -111,108 +111,18 @@ return 0
 ---------------------------------------------------------------------------------------------
 -- Worlds: a simulator state, HOME, kubeconfig and argv log, driven through a scheduler
 
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
+local World = dofile("spec/support/world.lua")
+local read, write = World.read, World.write
 
 local function world(sched, extra)
-  local dir = assert(uv.fs_mkdtemp("/tmp/kina-faults-XXXXXX"))
-  local w = { dir = dir, state = dir .. "/state", kubeconfig = dir .. "/kube/config", logfile = dir .. "/argv.log",
-    config = dir .. "/cluster.yaml" }
-  w.env = {
-    KINA_CONTAINER = SIM, KINA_SIM_STATE = w.state, KINA_SIM_LOG = w.logfile,
-    KINA_SIM_BOOT_DELAY = "20", KINA_SIM_READY_DELAY = "20", HOME = dir, KUBECONFIG = w.kubeconfig,
-    KINA_CLUSTER_NAME = false, NO_COLOR = "1", KINA_SIM_FAIL = false, KINA_SIM_HANG = false,
-    KINA_SIM_LATENCY = false, KINA_CONTAINER_TIMEOUT = false,
-  }
-  for k, v in pairs(extra or {}) do w.env[k] = v end
-  uv.fs_mkdir(dir .. "/kube", 448)
-  write(w.kubeconfig, KUBECONFIG)
-  write(w.config, CONFIG)
-
-  local function env_with(more)
-    local e = {}
-    for k, v in pairs(w.env) do e[k] = v end
-    for k, v in pairs(more or {}) do e[k] = v end
-    return e
-  end
-  -- build/kina with args; returns {code, stdout, stderr, signal}
-  function w.kina(args, more)
-    local r = assert(sched:exec{ argv = { KINA, table.unpack(args) }, env = env_with(more), stdin = "", timeout = TIMEOUT })
-    assert(not r.timed_out, "kina " .. table.concat(args, " ") .. " did not finish")
-    return r
-  end
-  -- the simulator by hand, without faults or logging
-  function w.sim(args)
-    local r = assert(sched:exec{ argv = { SIM, table.unpack(args) }, stdin = "", timeout = TIMEOUT,
-      env = env_with{ KINA_SIM_LOG = false, KINA_SIM_FAIL = false, KINA_SIM_HANG = false, KINA_SIM_LATENCY = false } })
-    return r
-  end
-  -- the cluster's containers, by name, with their state
-  function w.nodes()
-    local r = w.sim{ "list", "--all", "--format", "json" }
-    assert(r.code == 0, r.stderr)
-    local out = {}
-    for _, rec in ipairs(assert(apple_core.parse_containers(json.decode(r.stdout)))) do
-      if rec.labels and rec.labels["io.kina.cluster"] == CLUSTER then out[rec.name] = rec.state end
-    end
-    return out
-  end
-  function w.node_names()
-    local names = {}
-    for n in pairs(w.nodes()) do names[#names + 1] = n end
-    table.sort(names)
-    return names
-  end
-  function w.networks()
-    local r = w.sim{ "network", "list", "--format", "json" }
-    assert(r.code == 0, r.stderr)
-    local names = {}
-    for _, n in ipairs(assert(apple_core.parse_networks(json.decode(r.stdout)))) do names[n.name] = true end
-    return names
-  end
-  -- every simulator invocation so far (argv after the program name)
-  function w.log()
-    local out = {}
-    for line in (read(w.logfile) or ""):gmatch("[^\n]+") do out[#out + 1] = json.decode(line) end
-    return out
-  end
+  local w = World.new(sched, { prefix = "kina-faults", cluster = CLUSTER, config = CONFIG, kubeconfig = KUBECONFIG,
+    timeout = TIMEOUT, env = extra })
   function w.log_size() return #w.log() end
-  function w.close() os.execute("rm -rf '" .. dir .. "'") end
   return w
 end
 
 -- Processes still alive that belong to a world: their environment names its simulator state.
-local function leftovers(w)
-  local found = {}
-  local me = tostring(uv.os_getpid())
-  local req = uv.fs_scandir("/proc")
-  if not req then return found end
-  local marker = "KINA_SIM_STATE=" .. w.state .. "\0"
-  while true do
-    local name = uv.fs_scandir_next(req)
-    if not name then break end
-    if name:match("^%d+$") and name ~= me then
-      local env = read("/proc/" .. name .. "/environ")
-      local stat = read("/proc/" .. name .. "/stat") or ""
-      local zombie = stat:match("^%d+ %b() (%a)") == "Z"
-      if env and env:find(marker, 1, true) and not zombie then
-        found[#found + 1] = name .. ": " .. (read("/proc/" .. name .. "/cmdline") or ""):gsub("%z", " ")
-      end
-    end
-  end
-  return found
-end
+local function leftovers(w) return w.processes() end
 
 ---------------------------------------------------------------------------------------------
 -- From a logged argv to the fault grammar's op and targets (lua/kina/sim/README.md)
