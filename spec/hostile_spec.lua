@@ -9,6 +9,7 @@
 local uv = require "luv"
 local json = require "kina.json"
 local async = require "kina.async"
+local World = dofile("spec/support/world.lua")
 
 local build = os.getenv("KINA_BUILD") or "build"
 local ROOT = uv.cwd()
@@ -23,31 +24,11 @@ local HOSTILE = {
   "with space", "it's", 'say "hi"', "$(id)", "`id`", "a;reboot", "line\nbreak", "non-ascii-é", "日本",
 }
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = World.read
 
-local function spit(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local spit = World.write
 
-local function list_dir(dir)
-  local names = {}
-  local req = assert(uv.fs_scandir(dir))
-  while true do
-    local name, kind = uv.fs_scandir_next(req)
-    if not name then break end
-    if kind == "file" then names[#names + 1] = name end
-  end
-  table.sort(names)
-  return names
-end
+local function list_dir(dir) return World.list_dir(dir, "file") end
 
 -- Control characters written as escapes, as kina's messages show them.
 local function escape_controls(s)

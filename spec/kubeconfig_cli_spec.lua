@@ -11,6 +11,7 @@
 local uv = require "luv"
 local lyaml = require "lyaml"
 local json = require "kina.json"
+local World = dofile("spec/support/world.lua")
 
 local build = os.getenv("KINA_BUILD") or "build"
 local ROOT = uv.cwd()
@@ -24,31 +25,11 @@ local PORT_BASE = 30000
 -- No command here takes more than seconds; this only turns a hang into a failure.
 local GUARD_MS = 300000
 
-local function slurp(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
+local slurp = World.read
 
-local function spit(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local spit = World.write
 
-local function list_dir(dir)
-  local out = {}
-  local req = assert(uv.fs_scandir(dir))
-  while true do
-    local name = uv.fs_scandir_next(req)
-    if not name then break end
-    out[#out + 1] = name
-  end
-  table.sort(out)
-  return out
-end
+local list_dir = World.list_dir
 
 ---------------------------------------------------------------------------------------------
 -- Child processes (argv only), several at once on luv's loop

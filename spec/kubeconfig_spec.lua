@@ -4,6 +4,7 @@ local uv = require("luv")
 local lyaml = require("lyaml")
 local json = require("kina.json")
 local kc = require("kina.kubeconfig")
+local World = dofile("spec/support/world.lua")
 
 local KUBECTL = os.getenv("KUBECTL") or "/usr/bin/kubectl"
 local FIXTURES = "spec/fixtures/kubeconfig/"
@@ -16,11 +17,7 @@ local function slurp(path)
   return s
 end
 
-local function spit(path, text)
-  local f = assert(io.open(path, "wb"))
-  f:write(text)
-  f:close()
-end
+local spit = World.write
 
 local ADMIN = slurp(FIXTURES .. "admin.conf")
 local POPULATED = slurp(FIXTURES .. "populated.yaml")
@@ -136,17 +133,7 @@ local function mode_of(path)
   return assert(uv.fs_stat(path)).mode & tonumber("777", 8)
 end
 
-local function list_dir(dir)
-  local out = {}
-  local req = assert(uv.fs_scandir(dir))
-  while true do
-    local name = uv.fs_scandir_next(req)
-    if not name then break end
-    out[#out + 1] = name
-  end
-  table.sort(out)
-  return out
-end
+local list_dir = World.list_dir
 
 local function dead_pid()
   local r = run({ "true" })

@@ -27,6 +27,19 @@ function W.write(path, data)
   f:close()
 end
 
+--- The names in a directory, sorted; only those of `kind` ("file", "directory") when given.
+function W.list_dir(dir, kind)
+  local names = {}
+  local req = assert(uv.fs_scandir(dir))
+  while true do
+    local name, k = uv.fs_scandir_next(req)
+    if not name then break end
+    if kind == nil or k == kind then names[#names + 1] = name end
+  end
+  table.sort(names)
+  return names
+end
+
 --- A new world. opts: prefix (temp dir name), cluster (whose nodes nodes() lists), config (text
 -- written to w.config), kubeconfig (text written to w.kubeconfig), timeout (for each command),
 -- env (extra environment; false unsets).
