@@ -44,10 +44,15 @@ print()
 
 if not only or only == "spawn" then
   local n, c, reps = 2000, 8, 5
-  local kina_t = measure(reps, kina_cmd("spawn_kina.lua", n, c))
-  local luv_t = measure(reps, lua_cmd("spawn_luv.lua", n, c))
-  local popen_t = measure(3, lua_cmd("spawn_popen.lua", n))
-  print(("## 1. %d runs of /bin/true, %d at a time (median of %d)"):format(n, c, reps))
+  -- interleaved, so that the machine's slow moments fall on all three alike
+  local kt, lt, pt = {}, {}, {}
+  for i = 1, reps do
+    kt[i] = measure(1, kina_cmd("spawn_kina.lua", n, c))
+    lt[i] = measure(1, lua_cmd("spawn_luv.lua", n, c))
+    pt[i] = measure(1, lua_cmd("spawn_popen.lua", n))
+  end
+  local kina_t, luv_t, popen_t = median(kt), median(lt), median(pt)
+  print(("## 1. %d runs of /bin/true, %d at a time (median of %d, interleaved)"):format(n, c, reps))
   print()
   print("| runner | wall time | vs luv uv.spawn |")
   print("|---|---|---|")

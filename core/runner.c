@@ -77,6 +77,7 @@ struct runner {
   process *head;
   int count;
   int wake_r, wake_w;
+  int devnull;     /* /dev/null, opened once: stdin and discarded output of children */
   int slot;        /* index in the signal registry, -1 when not registered */
   int watching;    /* report SIGINT/SIGTERM as events */
   int closed;
@@ -421,7 +422,7 @@ static process *check_process(lua_State *L, int idx) {
 static int runner_new(lua_State *L) {
   runner *r = lua_newuserdatauv(L, sizeof *r, 1);
   memset(r, 0, sizeof *r);
-  r->wake_r = r->wake_w = -1;
+  r->wake_r = r->wake_w = r->devnull = -1;
   r->slot = -1;
   r->closed = 1; /* until the resources exist, so __gc on a half-built runner is harmless */
   luaL_setmetatable(L, RUNNER_MT);
@@ -468,6 +469,7 @@ static int runner_close_impl(lua_State *L, runner *r) {
   unregister_runner(r);
   close_fd(&r->wake_r);
   close_fd(&r->wake_w);
+  close_fd(&r->devnull);
   free(r->pfds);
   free(r->owners);
   r->pfds = NULL;
@@ -663,7 +665,7 @@ static int runner_spawn(lua_State *L) {
   luaL_setmetatable(L, PROCESS_MT);
   int proc_idx = lua_gettop(L);
 
-  int child_in = -1, child_out = -1, child_err = -1, devnull = -1;
+  int child_in = -1, child_out = -1, child_err = -1, devnull = r->devnull;
   int in_pipe[2] = {-1, -1}, out_pipe[2] = {-1, -1}, err_pipe[2] = {-1, -1};
   int err = 0;
   const char *err_ctx = NULL;
@@ -678,8 +680,10 @@ static int runner_spawn(lua_State *L) {
     child_in = producer->pipe_fd;
   }
   if ((!in_inherit && child_in < 0) || out_mode == MODE_DISCARD || err_mode == MODE_DISCARD) {
-    devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
-    if (devnull < 0) { err = errno; err_ctx = "/dev/null"; goto fail; }
+    if (devnull < 0) {
+      devnull = r->devnull = open("/dev/null", O_RDWR | O_CLOEXEC);
+      if (devnull < 0) { err = errno; err_ctx = "/dev/null"; goto fail; }
+    }
   }
   if (out_mode == MODE_CAPTURE || out_mode == MODE_STREAM || out_mode == MODE_PIPE) {
     if (make_pipe(out_pipe, out_mode == MODE_PIPE ? -1 : 0) < 0) { err = errno; err_ctx = "stdout pipe"; goto fail; }
@@ -743,7 +747,6 @@ static int runner_spawn(lua_State *L) {
   close_fd(&in_pipe[0]);
   close_fd(&out_pipe[1]);
   close_fd(&err_pipe[1]);
-  close_fd(&devnull);
   p->in_fd = in_pipe[1];
   if (out_mode == MODE_PIPE) p->pipe_fd = out_pipe[0];
   else p->out_fd = out_pipe[0];
@@ -789,7 +792,6 @@ fail:
   close_fd(&out_pipe[1]);
   close_fd(&err_pipe[0]);
   close_fd(&err_pipe[1]);
-  close_fd(&devnull);
   if (in_file && child_in >= 0) close(child_in);
   return kina_push_errno(L, err, err_ctx);
 }

@@ -49,6 +49,7 @@ function M.new(opts)
     grace = opts.grace or 5,
     running = 0,       -- processes started and not finished, counted against max
     queue = {},        -- jobs waiting for a slot, in order
+    queued_unlimited = 0, -- how many of them are pipe consumers (which start outside the limit)
     jobs = {},         -- Process -> job, while running
     ready = {},        -- {co, ...values} to resume
     timers = {},       -- {at, co}, unsorted (few)
@@ -128,11 +129,16 @@ local function can_start(self, job)
 end
 
 local function start_queued(self)
+  local queue = self.queue
   local i = 1
-  while i <= #self.queue do
-    local job = self.queue[i]
+  while i <= #queue do
+    -- with every slot taken only a pipe's consumer may still start: stop looking when the
+    -- queue holds none (a long queue is scanned on every wake-up otherwise)
+    if self.running >= self.max and self.queued_unlimited == 0 then break end
+    local job = queue[i]
     if can_start(self, job) then
-      table.remove(self.queue, i)
+      table.remove(queue, i)
+      if job.unlimited then self.queued_unlimited = self.queued_unlimited - 1 end
       start(self, job)
     else
       i = i + 1
@@ -181,7 +187,10 @@ function Scheduler:spawn(opts)
   end
   if not self.runner then error("spawn: scheduler is closed", 2) end
   if can_start(self, job) and #self.queue == 0 then start(self, job)
-  else self.queue[#self.queue + 1] = job end
+  else
+    self.queue[#self.queue + 1] = job
+    if job.unlimited then self.queued_unlimited = self.queued_unlimited + 1 end
+  end
   return job
 end
 
@@ -223,6 +232,7 @@ local function on_signal(self, name)
   for proc in pairs(self.jobs) do proc:terminate(self.grace) end
   for _, job in ipairs(self.queue) do finish(self, job, nil, "interrupted", "EINTR") end
   self.queue = {}
+  self.queued_unlimited = 0
   self.pending_interrupt = setmetatable({ signal = name, count = self.interrupts }, Interrupted)
   -- sleeping tasks wake now and raise it too (a workflow polling between commands would
   -- otherwise never notice)
@@ -424,6 +434,7 @@ end
 function Scheduler:cancel_all()
   for _, job in ipairs(self.queue) do finish(self, job, nil, "cancelled", "ECANCELED") end
   self.queue = {}
+  self.queued_unlimited = 0
   for proc in pairs(self.jobs) do proc:terminate(self.grace) end
 end
 
