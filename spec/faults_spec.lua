@@ -10,13 +10,9 @@ local async = require "kina.async"
 local json = require "kina.json"
 local fault = require "kina.sim.fault"
 local apple = require "kina.provider.apple"
-local apple_core = require "kina.core.apple"
-local uv = require "luv"
 
-local build = os.getenv("KINA_BUILD") or "build"
-local ROOT = uv.cwd()
-local KINA = ROOT .. "/" .. build .. "/kina"
-local SIM = ROOT .. "/" .. build .. "/sim/container"
+local World = dofile("spec/support/world.lua")
+local ROOT, SIM = World.ROOT, World.SIM
 local CLUSTER = "f"
 local NETWORK = "fnet"
 local TIMEOUT = 120 -- only so a broken build cannot hang the suite
@@ -111,7 +107,6 @@ return 0
 ---------------------------------------------------------------------------------------------
 -- Worlds: a simulator state, HOME, kubeconfig and argv log, driven through a scheduler
 
-local World = dofile("spec/support/world.lua")
 local read, write = World.read, World.write
 
 local function world(sched, extra)

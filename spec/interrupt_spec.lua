@@ -2,14 +2,8 @@
 -- stderr can be read line by line while it runs. Interrupted, kina kills what it runs, cleans up
 -- as after a failure and exits 130; a second SIGINT stops the cleanup and says what may be left.
 local async = require "kina.async"
-local json = require "kina.json"
-local apple_core = require "kina.core.apple"
-local uv = require "luv"
 
-local build = os.getenv("KINA_BUILD") or "build"
-local ROOT = uv.cwd()
-local KINA = ROOT .. "/" .. build .. "/kina"
-local SIM = ROOT .. "/" .. build .. "/sim/container"
+local World = dofile("spec/support/world.lua")
 local CLUSTER = "ctrlc"
 local TIMEOUT = 90 -- only so a kina that ignores signals cannot hang the suite
 
@@ -22,7 +16,6 @@ nodes:
 - role: worker
 ]]
 
-local World = dofile("spec/support/world.lua")
 local read = World.read
 
 local function world(sched, extra)
