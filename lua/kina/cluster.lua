@@ -16,6 +16,7 @@ local async = require "kina.async"
 local apple = require "kina.provider.apple"
 local spec = require "kina.core.spec"
 local config_lib = require "kina.config"
+local json = require "kina.json"
 local kubeadm = require "kina.kubeadm"
 local kubeconfig = require "kina.kubeconfig"
 local status_lib = require "kina.status"
@@ -348,7 +349,7 @@ local function steps_preflight(c, ctx)
   -- validate every node's command line and find taken host ports before anything is created
   local ports = {}
   for _, d in ipairs(c:descriptions()) do
-    local _, extra = require("kina.core.spec").run_argv(d.desc, info.version, d.field)
+    local _, extra = spec.run_argv(d.desc, info.version, d.field)
     for _, w in ipairs(extra.warnings or {}) do c.status:warn(w) end
     for _, p in ipairs(extra.host_ports or {}) do ports[#ports + 1] = p end
   end
@@ -390,12 +391,27 @@ function Cluster:wait_for_boot(name, timeout)
 end
 
 local function steps_provision(c, ctx)
+  local descriptions = c:descriptions()
   ctx.planned = {}
-  for _, d in ipairs(c:descriptions()) do ctx.planned[#ctx.planned + 1] = d.desc.name end
-  c:each(c:descriptions(), function(d)
+  for _, d in ipairs(descriptions) do ctx.planned[#ctx.planned + 1] = d.desc.name end
+  c:each(descriptions, function(d)
     c.provider:create(d.desc, d.field)
     c:wait_for_boot(d.desc.name)
   end)
+end
+
+-- containerd's config format version (the `version = N` line; 2 when absent), and the section
+-- holding the CRI snapshotter: [plugins."io.containerd.grpc.v1.cri".containerd] up to version
+-- 2, [plugins."io.containerd.cri.v1.images"] from 3. containerd 2.x prints its dump with single
+-- quotes, so the quote is a parameter.
+local function containerd_config_version(toml)
+  return tonumber(toml:match("^version%s*=%s*(%d+)") or toml:match("\nversion%s*=%s*(%d+)") or "2")
+end
+
+local function snapshotter_section(version, quote)
+  quote = quote or '"'
+  if version >= 3 then return "[plugins." .. quote .. "io.containerd.cri.v1.images" .. quote .. "]" end
+  return "[plugins." .. quote .. "io.containerd.grpc.v1.cri" .. quote .. ".containerd]"
 end
 
 --- Run the node preparation of DEFAULT_PREPARE (as configured) on one node.
@@ -411,9 +427,8 @@ function Cluster:prepare_node(name)
   end
   if p.snapshotter then
     local conf = self:exec(name, { "cat", "/etc/containerd/config.toml" }).stdout
-    local version = tonumber(conf:match("\nversion%s*=%s*(%d+)") or conf:match("^version%s*=%s*(%d+)") or "2")
-    local section = version >= 3 and '[plugins."io.containerd.cri.v1.images"]' or '[plugins."io.containerd.grpc.v1.cri".containerd]'
-    self.provider:copy_to(name, ("version = %d\n%s\n  snapshotter = %q\n"):format(version, section, p.snapshotter),
+    local version = containerd_config_version(conf)
+    self.provider:copy_to(name, ("version = %d\n%s\n  snapshotter = %q\n"):format(version, snapshotter_section(version), p.snapshotter),
       "/etc/containerd/conf.d/kina-snapshotter.toml")
   end
   for i, patch in ipairs(self.model.containerd_config_patches or {}) do
@@ -468,7 +483,7 @@ local function steps_config(c, ctx)
     }, model.kubeadm_config_patches, n.kubeadm_config_patches, n.name)
     c.provider:copy_to(n.name, text, kubeadm.CONFIG_PATH)
     -- what kina needs to know later (start: has the IP changed? do the certificates cover it?)
-    c.provider:copy_to(n.name, require("kina.json").encode({ ip = ips[n.name], cert_sans = sans, endpoint = ips[bootstrap] }),
+    c.provider:copy_to(n.name, json.encode({ ip = ips[n.name], cert_sans = sans, endpoint = ips[bootstrap] }),
       M.STATE_FILE)
   end)
 end
@@ -545,7 +560,7 @@ M.go_duration = go_duration
 function Cluster:node_conditions(cp)
   local r = self:exec(cp, kubectl{ "get", "nodes", "-o", "json" }, { check = false })
   if r.code ~= 0 then return nil, r.stderr end
-  local doc = require("kina.json").decode(r.stdout)
+  local doc = json.decode(r.stdout)
   local out = {}
   for _, item in ipairs(doc and doc.items or {}) do
     local ready, reason = false, "no Ready condition yet"
@@ -843,7 +858,7 @@ function Cluster:start()
   local now = self:nodes()
   for _, n in ipairs(now) do
     local r = self:exec(n.name, { "cat", M.STATE_FILE }, { check = false })
-    local saved = r.code == 0 and require("kina.json").decode(r.stdout) or nil
+    local saved = r.code == 0 and json.decode(r.stdout) or nil
     if saved and saved.ip and n.ip and saved.ip ~= n.ip then
       local covered = false
       for _, s in ipairs(saved.cert_sans or {}) do if s == n.ip then covered = true end end
@@ -875,11 +890,9 @@ end
 --- The snapshotter containerd's CRI uses in a node (for ctr import), from `containerd config dump`.
 function Cluster:snapshotter(node)
   local dump = self:exec(node, { "containerd", "config", "dump" }).stdout
-  local version = tonumber(dump:match("version%s*=%s*(%d+)") or "2")
-  -- containerd 2.x prints sections and values with single quotes, 1.x with double quotes
-  local plugin = version >= 3 and "io.containerd.cri.v1.images" or "io.containerd.grpc.v1.cri"
+  local version = containerd_config_version(dump)
   for _, quote in ipairs{ '"', "'" } do
-    local section = "[plugins." .. quote .. plugin .. quote .. (version >= 3 and "]" or ".containerd]")
+    local section = snapshotter_section(version, quote)
     local at = dump:find(section, 1, true)
     if at then
       local body = dump:sub(at + #section):match("^(.-)\n%[") or dump:sub(at + #section)
