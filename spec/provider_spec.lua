@@ -60,17 +60,7 @@ local function node(name, role, extra)
   return d
 end
 
-local function max_overlap(results)
-  local best = 0
-  for _, a in ipairs(results) do
-    local n = 0
-    for _, b in ipairs(results) do
-      if b.started <= a.started and a.started < b.finished then n = n + 1 end
-    end
-    best = math.max(best, n)
-  end
-  return best
-end
+local max_overlap = dofile("spec/support/world.lua").max_overlap
 
 local function raises(fn)
   local ok, err = pcall(fn)

@@ -353,17 +353,7 @@ describe("kina.core.runner", function()
 end)
 
 describe("kina.async", function()
-  local function max_overlap(results)
-    local best = 0
-    for _, a in ipairs(results) do
-      local n = 0
-      for _, b in ipairs(results) do
-        if b.started <= a.started and a.started < b.finished then n = n + 1 end
-      end
-      best = math.max(best, n)
-    end
-    return best
-  end
+  local max_overlap = dofile("spec/support/world.lua").max_overlap
 
   it("runs processes concurrently up to the limit, results in the order asked", function()
     local results = async.run(function(k)

@@ -40,6 +40,19 @@ function W.list_dir(dir, kind)
   return names
 end
 
+--- The most processes whose [started, finished) intervals overlap at one moment.
+function W.max_overlap(results)
+  local best = 0
+  for _, a in ipairs(results) do
+    local n = 0
+    for _, b in ipairs(results) do
+      if b.started <= a.started and a.started < b.finished then n = n + 1 end
+    end
+    best = math.max(best, n)
+  end
+  return best
+end
+
 --- A new world. opts: prefix (temp dir name), cluster (whose nodes nodes() lists), config (text
 -- written to w.config), kubeconfig (text written to w.kubeconfig), timeout (for each command),
 -- env (extra environment; false unsets).
