@@ -344,6 +344,11 @@ describe("container simulator: integration", function()
         assert.are.equal(0, sim.run("run", "-d", "--name", n, "--cap-add", "ALL", "--masked-path", "NONE",
           "--read-only-path", "NONE", NODE).code)
       end
+      -- as kina does: wait for containerd's socket, or on a fast machine the join can run
+      -- before the worker has booted and fail for that reason instead
+      for _, n in ipairs({ "m-control-plane", "m-worker" }) do
+        repeat local r = sim.run("exec", n, "test", "-S", "/run/containerd/containerd.sock") until r.code == 0
+      end
       local list = json.decode(sim.run("list", "--all", "--format", "json").out)
       local ip = {}
       for _, c in ipairs(list) do ip[c.id] = c.status.networks[1].ipv4Address:match("^[^/]+") end
