@@ -25,9 +25,25 @@ local function spawn(env, argv)
   return job
 end
 
--- Run the loop until pred() or every job is done.
+-- Run the loop until pred(); the 60 s deadline only keeps a broken simulator from hanging
+-- the suite.
 local function run_until(pred)
-  while not pred() do uv.run("once") end
+  local expired = false
+  local timer = uv.new_timer()
+  timer:start(60000, 0, function() expired = true end)
+  while not pred() and not expired do uv.run("once") end
+  timer:close()
+  uv.run("nowait") -- let the close complete before the state can be closed
+  assert(not expired, "gave up waiting after 60 s")
+end
+
+-- Poll, as kina does, until the node's containerd socket exists; a deadline, not a timing
+-- assertion: it only stops a broken simulator from hanging the suite.
+local function wait_for_containerd(sim, name)
+  local deadline = uv.hrtime() + 60e9
+  while sim.run("exec", name, "test", "-S", "/run/containerd/containerd.sock").code ~= 0 do
+    assert(uv.hrtime() < deadline, name .. ": containerd's socket never appeared")
+  end
 end
 
 local function tar_members(bytes)
@@ -346,9 +362,7 @@ describe("container simulator: integration", function()
       end
       -- as kina does: wait for containerd's socket, or on a fast machine the join can run
       -- before the worker has booted and fail for that reason instead
-      for _, n in ipairs({ "m-control-plane", "m-worker" }) do
-        repeat local r = sim.run("exec", n, "test", "-S", "/run/containerd/containerd.sock") until r.code == 0
-      end
+      for _, n in ipairs({ "m-control-plane", "m-worker" }) do wait_for_containerd(sim, n) end
       local list = json.decode(sim.run("list", "--all", "--format", "json").out)
       local ip = {}
       for _, c in ipairs(list) do ip[c.id] = c.status.networks[1].ipv4Address:match("^[^/]+") end
@@ -396,8 +410,7 @@ describe("container simulator: integration", function()
         local r = run(table.unpack(argv))
         assert.are.equal(0, r.code, r.err)
         assert.are.equal(name .. "\n", r.out)
-        -- kina polls until containerd's socket appears
-        repeat r = run("exec", name, "test", "-S", "/run/containerd/containerd.sock") until r.code == 0
+        wait_for_containerd(sim, name)
       end
       node("e2e-control-plane", "control-plane", { "-p", "127.0.0.1:6443:6443", "-e", "KUBECONFIG=/etc/kubernetes/admin.conf" })
       node("e2e-worker", "worker")
@@ -494,7 +507,7 @@ describe("container simulator: integration", function()
       assert.are.equal("stopped", w.status.state)
       assert.are.equal(0, #w.status.networks)
       assert.are.equal("e2e-worker\n", run("start", "e2e-worker").out)
-      repeat r = run("exec", "e2e-worker", "test", "-S", "/run/containerd/containerd.sock") until r.code == 0
+      wait_for_containerd(sim, "e2e-worker")
       assert.are.equal("net.ipv4.ip_forward = 0\n", run("exec", "e2e-worker", "sysctl", "net.ipv4.ip_forward").out)
       r = run("delete", "--force", "e2e-control-plane", "e2e-worker")
       assert.are.equal("e2e-control-plane\ne2e-worker\n", r.out)
