@@ -14,6 +14,7 @@
 -- grow with the archive size.
 local digest = require("kina.core.digest")
 local cjson = require("cjson").new()
+local json = require("kina.json")
 
 local M = {}
 
@@ -33,37 +34,8 @@ local NAME_ANNOTATIONS = {
   "org.opencontainers.image.ref.name",
 }
 
--- Deterministic JSON (sorted keys, `/` not escaped, as containerization's encoder writes it).
-local function encode(v)
-  local t = type(v)
-  if t == "table" then
-    if v[1] ~= nil or getmetatable(v) == M.array_mt then
-      local parts = {}
-      for i = 1, #v do parts[i] = encode(v[i]) end
-      return "[" .. table.concat(parts, ",") .. "]"
-    end
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys)
-    local parts = {}
-    for i, k in ipairs(keys) do parts[i] = encode(tostring(k)) .. ":" .. encode(v[k]) end
-    return "{" .. table.concat(parts, ",") .. "}"
-  elseif t == "string" then
-    return '"' .. v:gsub('[%c"\\]', function(c)
-      local map = { ['"'] = '\\"', ["\\"] = "\\\\", ["\n"] = "\\n", ["\t"] = "\\t", ["\r"] = "\\r" }
-      return map[c] or string.format("\\u%04x", c:byte())
-    end) .. '"'
-  elseif t == "number" then
-    if math.type(v) == "integer" then return tostring(v) end
-    local i = math.tointeger(v)
-    return i and tostring(i) or string.format("%.17g", v)
-  elseif t == "boolean" then
-    return tostring(v)
-  end
-  error("oci: cannot encode a " .. t, 2)
-end
-M.array_mt = {}
-M.encode_json = encode
+-- JSON as containerization's encoder writes it: sorted keys, `/` not escaped.
+local function encode(v) return json.encode(v) end
 
 --- Parse "os/arch[/variant]" or a {os=, architecture=, variant=} table.
 -- @treturn table {os, architecture, variant?}
@@ -315,7 +287,7 @@ function M.write(out, images, opts)
     }
   end
   file("oci-layout", encode({ imageLayoutVersion = "1.0.0" }))
-  file("index.json", encode({ schemaVersion = 2, manifests = setmetatable(descriptors, M.array_mt) }))
+  file("index.json", encode({ schemaVersion = 2, manifests = json.array(descriptors) }))
   put(tar_header("blobs/", 0, "5", mtime))
   put(tar_header("blobs/sha256/", 0, "5", mtime))
   for _, b in ipairs(built) do

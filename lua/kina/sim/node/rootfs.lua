@@ -4,7 +4,7 @@
 -- survives between simulator processes: /var/lib/kina-sim/*.json persists like the node's disk,
 -- /run/kina-sim/runtime.json is reset whenever the VM boots again (like /proc/sys and /run).
 local uv = require("luv")
-local cjson = require("cjson").new()
+local json = require("kina.json")
 
 local M = {}
 
@@ -133,50 +133,19 @@ function M.list(root, path)
   return names
 end
 
--- JSON with integers kept integral (cjson mpx decodes every number as a float).
-local function normalise(v)
-  if type(v) == "table" then
-    for k, x in pairs(v) do v[k] = normalise(x) end
-  elseif type(v) == "number" then
-    return math.tointeger(v) or v
-  end
-  return v
-end
+-- Node state is JSON through kina.json: sorted keys, `/` not escaped, integers kept integral,
+-- `[]` and `{}` told apart.
+M.array_mt = json.array_mt
+M.array = json.array
+function M.encode_json(v) return json.encode(v) end
 
-M.array_mt = { __name = "kina.sim.array" }
-
---- Mark `t` as a JSON array, so an empty one encodes as [].
-function M.array(t) return setmetatable(t or {}, M.array_mt) end
-
--- Sorted keys, `/` not escaped, integers kept integral.
-local function encode(v)
-  if type(v) == "table" then
-    if v == cjson.null then return "null" end
-    if getmetatable(v) == M.array_mt or v[1] ~= nil then
-      local parts = {}
-      for i = 1, #v do parts[i] = encode(v[i]) end
-      return "[" .. table.concat(parts, ",") .. "]"
-    end
-    local keys = {}
-    for k in pairs(v) do keys[#keys + 1] = k end
-    table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
-    local parts = {}
-    for i, k in ipairs(keys) do parts[i] = encode(tostring(k)) .. ":" .. encode(v[k]) end
-    return "{" .. table.concat(parts, ",") .. "}"
-  elseif type(v) == "number" and math.type(v) == "float" and math.tointeger(v) then
-    return tostring(math.tointeger(v))
-  end
-  return (cjson.encode(v):gsub("\\/", "/"))
-end
-M.encode_json = encode
-
+--- The value of a JSON text; nil for `null` or a text that does not parse.
 function M.decode_json(s)
-  local ok, v = pcall(cjson.decode, s)
-  if not ok then return nil, v end
-  if v == cjson.null then return nil end
-  return normalise(v)
+  local v, err = json.decode(s)
+  if v == json.null then return nil end
+  return v, err
 end
-M.null = cjson.null
+M.null = json.null
 
 function M.load_json(root, path, default)
   local s = M.read(root, path)
@@ -189,7 +158,7 @@ end
 function M.save_json(root, path, value)
   local dir = M.normalize(path):match("^(.*)/[^/]*$")
   if dir and dir ~= "" then M.mkdir_p(root, dir) end
-  return M.write(root, path, encode(value) .. "\n")
+  return M.write(root, path, M.encode_json(value) .. "\n")
 end
 
 -- Identity of a boot: the start time as text with microseconds (a float would not survive
