@@ -166,6 +166,15 @@ function M.parse(cmd, argv, first, version)
 
   local i, n = first, #argv
   local options_done = false
+  -- The value of option `name` from the next word, which it consumes; an error when none.
+  local function next_value(name, opt)
+    local nxt = argv[i + 1]
+    if nxt == nil or looks_like_option(nxt) then
+      return nil, usage_error(cmd, string.format("Missing value for '%s %s'", name, value_label(opt)))
+    end
+    i = i + 1
+    return nxt
+  end
   while i <= n do
     local word = argv[i]
     if passthrough then
@@ -186,12 +195,9 @@ function M.parse(cmd, argv, first, version)
       local opt = by_name[name]
       if not opt then return nil, usage_error(cmd, string.format("Unknown option '%s'", name)) end
       if opt.value and value == nil then
-        local nxt = argv[i + 1]
-        if nxt == nil or looks_like_option(nxt) then
-          return nil, usage_error(cmd, string.format("Missing value for '%s %s'", name, value_label(opt)))
-        end
-        value = nxt
-        i = i + 1
+        local err
+        value, err = next_value(name, opt)
+        if not value then return nil, err end
       end
       local err = store(cmd, result, opt, name, value)
       if err then return nil, err end
@@ -206,18 +212,14 @@ function M.parse(cmd, argv, first, version)
         elseif not opt then
           return nil, usage_error(cmd, string.format("Unknown option '%s'", #letters == 1 and word or name))
         elseif opt.value then
-          local value
+          local value, err
           if k < #letters then
             value = letters:sub(k + 1)
           else
-            local nxt = argv[i + 1]
-            if nxt == nil or looks_like_option(nxt) then
-              return nil, usage_error(cmd, string.format("Missing value for '%s %s'", name, value_label(opt)))
-            end
-            value = nxt
-            i = i + 1
+            value, err = next_value(name, opt)
+            if not value then return nil, err end
           end
-          local err = store(cmd, result, opt, name, value)
+          err = store(cmd, result, opt, name, value)
           if err then return nil, err end
           break
         else
