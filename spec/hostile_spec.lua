@@ -11,11 +11,7 @@ local json = require "kina.json"
 local async = require "kina.async"
 local World = dofile("spec/support/world.lua")
 
-local build = os.getenv("KINA_BUILD") or "build"
-local ROOT = uv.cwd()
-local KINA = ROOT .. "/" .. build .. "/kina"
-local SIM = os.getenv("KINA_SIM_BIN") or (ROOT .. "/" .. build .. "/sim/container")
-if SIM:sub(1, 1) ~= "/" then SIM = ROOT .. "/" .. SIM end
+local ROOT, KINA, SIM = World.ROOT, World.KINA, World.SIM
 local BAD = "spec/fixtures/bad-configs/"
 -- A config script that loops is stopped by kina itself; this only bounds a kina that hangs.
 local TIMEOUT_MS = 60000

@@ -13,11 +13,7 @@ local lyaml = require "lyaml"
 local json = require "kina.json"
 local World = dofile("spec/support/world.lua")
 
-local build = os.getenv("KINA_BUILD") or "build"
-local ROOT = uv.cwd()
-local KINA = ROOT .. "/" .. build .. "/kina"
-local SIM = os.getenv("KINA_SIM_BIN") or (ROOT .. "/" .. build .. "/sim/container")
-if SIM:sub(1, 1) ~= "/" then SIM = ROOT .. "/" .. SIM end
+local ROOT, KINA, SIM = World.ROOT, World.KINA, World.SIM
 local KUBECTL = os.getenv("KUBECTL") or "kubectl"
 local FIXTURES = ROOT .. "/spec/fixtures/kubeconfig/"
 local NODE_IMAGE = "kindest/node:v1.35.5"
@@ -193,13 +189,7 @@ local function bare_control_plane(name, port)
   }
 end
 
-local function names(list)
-  local out = {}
-  if list == nil or list == json.null then return out end
-  for _, e in ipairs(list) do out[#out + 1] = e.name end
-  table.sort(out)
-  return out
-end
+local names = World.names
 
 local function by_name(list)
   local out = {}

@@ -101,13 +101,7 @@ local function kubectl_view(file)
   return json.decode(kubectl(file, "config", "view", "--raw", "-o", "json"))
 end
 
-local function names(list)
-  local out = {}
-  if list == nil or list == json.null then return out end
-  for _, e in ipairs(list) do out[#out + 1] = e.name end
-  table.sort(out)
-  return out
-end
+local names = World.names
 
 -- A kubectl view with the named entries dropped (to compare "everything else").
 local function without(view, drop)

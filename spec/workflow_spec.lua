@@ -3,26 +3,12 @@
 local json = require "kina.json"
 local uv = require "luv"
 
-local build = os.getenv("KINA_BUILD") or "build"
-local ROOT = uv.cwd()
-local KINA = ROOT .. "/" .. build .. "/kina"
-local SIM = ROOT .. "/" .. build .. "/sim/container"
+local World = dofile("spec/support/world.lua")
+
+local ROOT, KINA, SIM = World.ROOT, World.KINA, World.SIM
+local read, write = World.read, World.write
 
 local function q(s) return "'" .. tostring(s):gsub("'", "'\\''") .. "'" end
-
-local function read(path)
-  local f = io.open(path, "rb")
-  if not f then return nil end
-  local s = f:read("a")
-  f:close()
-  return s
-end
-
-local function write(path, data)
-  local f = assert(io.open(path, "wb"))
-  f:write(data)
-  f:close()
-end
 
 -- A world: a fresh simulator state, HOME, KUBECONFIG and argv log.
 local function world(extra)

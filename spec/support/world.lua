@@ -11,7 +11,9 @@ local W = {}
 local build = os.getenv("KINA_BUILD") or "build"
 W.ROOT = uv.cwd()
 W.KINA = W.ROOT .. "/" .. build .. "/kina"
-W.SIM = W.ROOT .. "/" .. build .. "/sim/container"
+-- KINA_SIM_BIN: the simulator of the build under test (the sanitizer and valgrind runs set it)
+W.SIM = os.getenv("KINA_SIM_BIN") or (W.ROOT .. "/" .. build .. "/sim/container")
+if W.SIM:sub(1, 1) ~= "/" then W.SIM = W.ROOT .. "/" .. W.SIM end
 
 function W.read(path)
   local f = io.open(path, "rb")
@@ -38,6 +40,15 @@ function W.list_dir(dir, kind)
   end
   table.sort(names)
   return names
+end
+
+--- The sorted `name`s of a kubeconfig list (clusters, users, contexts); none for a missing one.
+function W.names(list)
+  local out = {}
+  if list == nil or list == json.null then return out end
+  for _, e in ipairs(list) do out[#out + 1] = e.name end
+  table.sort(out)
+  return out
 end
 
 --- The most processes whose [started, finished) intervals overlap at one moment.
