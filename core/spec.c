@@ -694,9 +694,12 @@ static void emit_ports(builder *b, const char *role) {
         if (family == 6) require_feature(b, KINA_F_PUBLISH_IPV6, ff);
       }
       claim_host_ports(b, fi, addr ? addr : "0.0.0.0", host, count, proto);
-      if (host < 1024)
-        warn(b, "%s.host_port: %I is below 1024; Apple's runtime needs root to bind it (\"Permission denied while binding to host port\")",
-             fi, host);
+      /* macOS lets a user bind ports below 1024 only on the wildcard address, and sudo does not
+       * help because Apple's services run as the user (apple/container#1985); kina.config
+       * refuses such a mapping, this warns a caller that built its own description. */
+      if (host < 1024 && addr && strcmp(addr, "0.0.0.0") != 0 && strcmp(addr, "::") != 0)
+        warn(b, "%s.host_port: %I on %s is below 1024: macOS lets your user bind such ports only on every address (0.0.0.0), and sudo does not help because Apple's container services run as your user (\"Permission denied while binding to host port\")",
+             fi, host, addr);
       luaL_Buffer buf;
       luaL_buffinit(L, &buf);
       if (addr) {

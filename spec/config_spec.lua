@@ -193,6 +193,118 @@ describe("kina.config", function()
       }, model.nodes[1].extra_mounts)
     end)
 
+    it("reads kind's JSON 6902 example: kind's PatchJSON6902 fields, the operations as written", function()
+      local model = load("kind-example-config.yaml")
+      assert.are.same({ {
+        group = "kubeadm.k8s.io", version = "v1beta3", kind = "ClusterConfiguration",
+        patch = "- op: add\n  path: /apiServer/certSANs/-\n  value: my-hostname\n",
+      } }, model.kubeadm_config_patches_json6902)
+      assert.are.equal(1, #model.kubeadm_config_patches)
+      for _, node in ipairs(model.nodes) do assert.are.same({}, node.kubeadm_config_patches_json6902) end
+      assert.are.same({}, model.containerd_config_patches_json6902)
+    end)
+
+    it("keeps node-level JSON 6902 patches on their node (kind's workers-patches test case)", function()
+      local model = load("kind-workers-json6902.yaml")
+      assert.are.same({}, model.kubeadm_config_patches_json6902)
+      assert.are.same({}, model.nodes[2].kubeadm_config_patches_json6902)
+      local patches = model.nodes[3].kubeadm_config_patches_json6902
+      assert.are.equal(1, #patches)
+      assert.are.same({ "kubelet.config.k8s.io", "v1beta1", "KubeletConfiguration" },
+        { patches[1].group, patches[1].version, patches[1].kind })
+      assert.truthy(patches[1].patch:find('value: {"anonymous": {"enabled": true}}', 1, true))
+    end)
+
+    it("takes every RFC 6902 op, JSON text, no group, and containerd JSON 6902 patches as written", function()
+      local model = load("json6902-every-op.yaml")
+      local p = model.kubeadm_config_patches_json6902
+      assert.are.same({ "", "", "ClusterConfiguration" }, { p[1].group, p[1].version, p[1].kind })
+      assert.are.same({ "", "v1beta1", "KubeletConfiguration", '[{"op": "add", "path": "", "value": {}}]' },
+        { p[2].group, p[2].version, p[2].kind, p[2].patch })
+      assert.are.same({
+        "- op: remove\n  path: /disabled_plugins\n",
+        '[{"op": "add", "path": "/plugins/io.containerd.grpc.v1.cri/enable_selinux", "value": false}]',
+      }, model.containerd_config_patches_json6902)
+    end)
+
+    it("gives the same JSON 6902 model from a Lua table, in both spellings", function()
+      local ops = "- op: remove\n  path: /apiServer/certSANs\n"
+      local want = { { group = "kubeadm.k8s.io", version = "v1beta4", kind = "ClusterConfiguration", patch = ops } }
+      local camel = config.from_table({
+        kubeadmConfigPatchesJSON6902 = { { group = "kubeadm.k8s.io", version = "v1beta4", kind = "ClusterConfiguration", patch = ops } },
+        containerdConfigPatchesJSON6902 = { '[{"op": "remove", "path": "/x"}]' },
+        nodes = { { kubeadmConfigPatchesJSON6902 = { { kind = "InitConfiguration", patch = ops } } } },
+      })
+      local snake = config.from_table({
+        kubeadm_config_patches_json6902 = { { group = "kubeadm.k8s.io", version = "v1beta4", kind = "ClusterConfiguration", patch = ops } },
+        containerd_config_patches_json6902 = { '[{"op": "remove", "path": "/x"}]' },
+        nodes = { { kubeadm_config_patches_json6902 = { { kind = "InitConfiguration", patch = ops } } } },
+      })
+      assert.are.same(want, camel.kubeadm_config_patches_json6902)
+      assert.are.same({ { group = "", version = "", kind = "InitConfiguration", patch = ops } }, camel.nodes[1].kubeadm_config_patches_json6902)
+      assert.are.same(camel, snake)
+      local e = error_of(config.from_table, { nodes = { { kubeadm_config_patches_json6902 = { { kind = "InitConfiguration", patch = "- op: nope\n  path: /a\n" } } } } })
+      assert.are.equal('config: nodes[1].kubeadm_config_patches_json6902[1].patch: operation 1: op "nope" is not add, remove, replace, move, copy or test', tostring(e))
+    end)
+
+    it("keeps a patch of several YAML documents as written; split_documents cuts it as kind does", function()
+      local patch = load("kubeadm-patch-documents.yaml").kubeadm_config_patches[1]
+      assert.are.equal("---\nkind: ClusterConfiguration\napiServer:\n  certSANs: [my-host]\n--- # the kubelet\n"
+        .. "kind: KubeletConfiguration\nmaxPods: 200\n---\nkind: InitConfiguration\nnodeRegistration:\n"
+        .. "  kubeletExtraArgs:\n    v: \"4\"\n---\n", patch)
+      assert.are.same({
+        "---\nkind: ClusterConfiguration\napiServer:\n  certSANs: [my-host]",
+        "kind: KubeletConfiguration\nmaxPods: 200",
+        "kind: InitConfiguration\nnodeRegistration:\n  kubeletExtraArgs:\n    v: \"4\"",
+      }, config.split_documents(patch))
+      -- kind's splitter (pkg/internal/patch/resource.go), case by case
+      assert.are.same({ "kind: A", "kind: B" }, config.split_documents("kind: A\n---\nkind: B"))
+      assert.are.same({ "kind: A" }, config.split_documents("kind: A\n---"))
+      assert.are.same({ "kind: A", "---\nkind: B\n" }, config.split_documents("kind: A\n---\n---\nkind: B\n"))
+      assert.are.same({ "kind: A\n  ---\n  x: 1\n" }, config.split_documents("kind: A\n  ---\n  x: 1\n"))
+      assert.are.same({}, config.split_documents(""))
+      local docs, why = config.split_documents("kind: A\n---x\nkind: B\n")
+      assert.is_nil(docs)
+      assert.are.equal('line 2 of the patch ("---x") starts a new document but has text after "---"', why)
+    end)
+
+    it("reads the YAML kind's decoder reads: YAML 1.1 booleans, label text, empty defaults, host bits", function()
+      local model = load("kind-yaml-scalars.yaml")
+      local node = model.nodes[1]
+      assert.are.same({ "control-plane", defaults.image, "kina-control-plane" }, { node.role, node.image, node.name })
+      assert.are.same({ ["ingress-ready"] = "true", tier = "1.10", zone = "017", empty = "" }, node.labels)
+      assert.are.same({ true, false }, { node.extra_mounts[1].readonly, node.extra_mounts[2].readonly })
+      assert.are.same({ { container_port = 80, host_port = 8080, listen_address = "0.0.0.0", protocol = "tcp" } },
+        node.extra_port_mappings)
+      assert.are.same({ SomeGate = true, OtherGate = false }, model.feature_gates)
+      assert.is_true(model.networking.disable_default_cni == false)
+      -- the subnets go on as written, as kind passes them to kubeadm; the warning says what they mean
+      assert.are.same({ "10.244.0.1/16", "10.96.7.7/16" }, { model.networking.pod_subnet, model.networking.service_subnet })
+      assert.are.same({
+        'networking.podSubnet: "10.244.0.1/16" has host bits set; Kubernetes reads it as the range 10.244.0.0/16',
+        'networking.serviceSubnet: "10.96.7.7/16" has host bits set; Kubernetes reads it as the range 10.96.0.0/16',
+      }, model.warnings)
+    end)
+
+    it("fills an empty role, image, name and networking strings with kind's defaults, in Lua too", function()
+      local model = config.from_table({ name = "", nodes = { { role = "", image = "" }, { role = "worker", image = "" } },
+        networking = { ipFamily = "", apiServerAddress = "", podSubnet = "", serviceSubnet = "", kubeProxyMode = "" } })
+      assert.are.equal(defaults.cluster_name, model.name)
+      assert.are.same({ "control-plane", "worker" }, { model.nodes[1].role, model.nodes[2].role })
+      assert.are.same({ defaults.image, defaults.image }, { model.nodes[1].image, model.nodes[2].image })
+      assert.are.same(config.default().networking, model.networking)
+    end)
+
+    it("checks host bits against the node network on the network address", function()
+      local e = error_of(config.from_yaml, "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnetworking:\n  podSubnet: 192.168.64.9/24\n")
+      assert.are.equal("networking.podSubnet", e.path)
+      assert.truthy(e.message:find("overlaps " .. defaults.node_network_subnet, 1, true))
+    end)
+
+    it("publishes kind's ingress ports without a warning: 80 and 443 on every address need no root", function()
+      assert.are.same({}, load("kind-ingress.yaml").warnings)
+    end)
+
     it("makes a relative hostPath absolute against the current directory, as kind does", function()
       local model = load("relative-mount.yaml", { cwd = "/Users/me/project" })
       assert.are.equal("/Users/me/project/shared", model.nodes[1].extra_mounts[1].host_path)
@@ -206,15 +318,26 @@ describe("kina.config", function()
         nodes = { {
           role = "control-plane", name = "kina-control-plane", image = defaults.image,
           cpus = defaults.cpus, memory = defaults.memory, labels = {}, extra_mounts = {},
-          extra_port_mappings = {}, kubeadm_config_patches = {},
+          extra_port_mappings = {}, kubeadm_config_patches = {}, kubeadm_config_patches_json6902 = {},
         } },
         networking = {
           ip_family = "ipv4", api_server_address = "127.0.0.1", api_server_port = 0,
           pod_subnet = "10.244.0.0/16", service_subnet = "10.96.0.0/16",
           disable_default_cni = false, kube_proxy_mode = "iptables",
         },
-        feature_gates = {}, runtime_config = {}, kubeadm_config_patches = {}, containerd_config_patches = {},
+        feature_gates = {}, runtime_config = {}, kubeadm_config_patches = {}, kubeadm_config_patches_json6902 = {},
+        containerd_config_patches = {}, containerd_config_patches_json6902 = {},
       }, config.default())
+    end)
+
+    it("refuses a cluster name with a dot, from --name too, saying why", function()
+      local e = error_of(config.default, "my.cluster")
+      assert.are.equal("name (from --name)", e.path)
+      assert.are.equal([["my.cluster" contains '.': kind allows it, but Apple's runtime sets a container's hostname to its name up to the first '.' (apple/container, RuntimeService.swift), so every node of this cluster would be called "my" inside its VM instead of by its own name; use '-' instead, like "my-cluster"]],
+        e.message)
+      -- a name kind refuses anyway gets the usual rule
+      assert.are.equal([["My.Cluster" contains '.'; cluster names allow only lower-case letters, digits and '-']],
+        error_of(config.default, "My.Cluster").message)
     end)
 
     it("config.default(name) names the cluster and its node", function()
@@ -369,12 +492,49 @@ describe("kina.config", function()
   describe("YAML", function()
     local H = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\n"
 
-    it("follows YAML 1.2: a quoted number is a string, yes is not a boolean", function()
+    -- kind decodes with go.yaml.in/yaml/v3 v3.0.4 into typed Go fields (encoding/load.go).
+    it("gives a string field the text of any scalar, as written, as kind's decoder does", function()
       assert.are.equal("123", config.from_yaml(H .. 'name: "123"\n').name)
-      local e = error_of(config.from_yaml, H .. "name: 123\n")
-      assert.are.equal("must be a string, not an integer (123)", e.message)
-      e = error_of(config.from_yaml, H .. "networking:\n  disableDefaultCNI: on\n")
-      assert.are.equal("networking.disableDefaultCNI", e.path)
+      assert.are.equal("123", config.from_yaml(H .. "name: 123\n").name)
+      assert.are.equal("0x1f", config.from_yaml(H .. "name: 0x1f\n").name)
+      local labels = config.from_yaml(H .. "nodes:\n- labels:\n    a: true\n    b: 1.10\n    c: 017\n    d: 1_000\n    e: 2001-12-14\n    f: ~\n").nodes[1].labels
+      assert.are.same({ a = "true", b = "1.10", c = "017", d = "1_000", e = "2001-12-14", f = "" }, labels)
+      assert.are.same({ ["api/alpha"] = "false", ["api/beta"] = "1" },
+        config.from_yaml(H .. "runtimeConfig:\n  api/alpha: false\n  api/beta: 1\n").runtime_config)
+      assert.are.same({ "true" }, config.from_yaml(H .. "containerdConfigPatches:\n- true\n").containerd_config_patches)
+      -- through an alias and a merge too
+      local model = config.from_yaml(H .. "nodes:\n- labels: &l\n    x: yes\n    y: &n 5\n- role: worker\n  labels:\n    <<: *l\n    z: *n\n")
+      assert.are.same({ x = "yes", y = "5", z = "5" }, model.nodes[2].labels)
+    end)
+
+    it("reads integers with Go's syntax, as kind's decoder does", function()
+      local function cpus(text) return config.from_yaml(H .. "cpus: " .. text .. "\n").cpus end
+      assert.are.same({ 15, 16, 3, 7, 1000, 4, 8, 5, 10 },
+        { cpus("017"), cpus("0x10"), cpus("0b11"), cpus("0o7"), cpus("1_000"), cpus("4.0"), cpus("08"), cpus("+5"), cpus("1e1") })
+      -- kind would truncate 4.5 to 4 (decode.go: int64(resolved)); kina says so instead
+      assert.are.equal("must be an integer, not a number (4.5)", error_of(config.from_yaml, H .. "cpus: 4.5\n").message)
+      assert.are.equal('must be an integer, not a string ("4")', error_of(config.from_yaml, H .. "cpus: '4'\n").message)
+    end)
+
+    it("reads YAML 1.1 booleans into bool fields, quoted or not, as kind's decoder does", function()
+      local function cni(text)
+        return config.from_yaml(H .. "networking:\n  disableDefaultCNI: " .. text .. "\n").networking.disable_default_cni
+      end
+      for _, word in ipairs { "y", "Y", "yes", "Yes", "YES", "on", "On", "ON", "true", "True", "TRUE", '"yes"' } do
+        assert.is_true(cni(word), word)
+      end
+      for _, word in ipairs { "n", "N", "no", "No", "NO", "off", "Off", "OFF", "false", "False", "FALSE", "'off'" } do
+        assert.is_false(cni(word), word)
+      end
+      -- yaml.v3 takes exactly those spellings; a quoted "true" is a string even for kind
+      for _, word in ipairs { "oN", "yEs", '"true"', "1" } do
+        local e = error_of(config.from_yaml, H .. "networking:\n  disableDefaultCNI: " .. word .. "\n")
+        assert.are.equal("networking.disableDefaultCNI", e.path)
+      end
+      assert.are.same({ A = true, B = false }, config.from_yaml(H .. "featureGates:\n  A: on\n  B: 'No'\n").feature_gates)
+      -- a Lua table has real types: "yes" stays a string there
+      local e = error_of(config.from_table, { networking = { disableDefaultCNI = "yes" } })
+      assert.are.equal('must be true or false, not a string ("yes")', e.message)
     end)
 
     it("treats a null field as absent, as kind does", function()

@@ -174,6 +174,34 @@ describe("kina.kubeconfig", function()
       assert.are.same({ write = b, all = { a, b } }, kc.paths({ env = a .. ":" .. b }))
     end)
 
+    it("with several entries skips a directory, as kind's fileExists does, and follows symlinks", function()
+      local d, f, link = dir .. "/kubedir", dir .. "/real", dir .. "/link"
+      assert(uv.fs_mkdir(d, tonumber("755", 8)))
+      spit(f, "")
+      assert(uv.fs_symlink(f, link))
+      assert.are.same({ write = f, all = { d, f } }, kc.paths({ env = d .. ":" .. f }))
+      assert.are.same({ write = link, all = { d, link, f } }, kc.paths({ env = d .. ":" .. link .. ":" .. f }))
+      -- a dangling symlink does not exist (os.Stat fails): the next entry wins
+      local dangling = dir .. "/dangling"
+      assert(uv.fs_symlink(dir .. "/nowhere", dangling))
+      assert.are.same({ write = f, all = { dangling, f } }, kc.paths({ env = dangling .. ":" .. f }))
+    end)
+
+    it("with several entries none of which is a file writes the last, as kind does", function()
+      local d, missing = dir .. "/kubedir", dir .. "/missing"
+      assert(uv.fs_mkdir(d, tonumber("755", 8)))
+      assert.are.same({ write = missing, all = { d, missing } }, kc.paths({ env = d .. ":" .. missing }))
+      -- kind's rule ends at the last entry even when it is a directory; writing it then fails
+      -- naming the directory, and leaves it as it was
+      local p = kc.paths({ env = missing .. ":" .. d })
+      assert.are.same({ write = d, all = { missing, d } }, p)
+      local ok, err = pcall(kc.merge, p.write, admin_doc("dev"))
+      assert.is_false(ok)
+      assert.are.equal("could not read " .. d .. ": it is a directory, not a kubeconfig file", err)
+      assert.are.same({}, list_dir(d))
+      assert.is_nil(uv.fs_stat(d .. ".lock"))
+    end)
+
     it("falls back to $HOME/.kube/config when $KUBECONFIG is unset or empty", function()
       local want = { write = "/home/u/.kube/config", all = { "/home/u/.kube/config" } }
       assert.are.same(want, kc.paths({ home = "/home/u" }))
@@ -252,6 +280,9 @@ describe("kina.kubeconfig", function()
       assert.are.same({ "get-token", "--audience=work", "0755" }, sso.args)
       assert.are.equal("yes", sso.env[1].value)
       assert.are.equal("3", sso.env[2].value)
+      -- quoted on output: kubectl's YAML (go-yaml v2) would read a plain y as a boolean
+      assert.are.equal("y", sso.env[3].value)
+      assert.truthy(kc.render(doc):find("value: 'y'\n", 1, true))
       assert.are.equal(true, again.clusters[2].cluster["insecure-skip-tls-verify"])
       assert.are.equal("", again.users[2].user.username)
       local ext = again.clusters[1].cluster.extensions[1].extension
@@ -281,6 +312,12 @@ describe("kina.kubeconfig", function()
       assert.are.same({}, kc.read(dir .. "/missing"))
       spit(dir .. "/empty", "")
       assert.are.same({}, kc.read(dir .. "/empty"))
+    end)
+
+    it("raises naming a directory, rather than reading it", function()
+      local ok, err = pcall(kc.read, dir)
+      assert.is_false(ok)
+      assert.are.equal("could not read " .. dir .. ": it is a directory, not a kubeconfig file", err)
     end)
 
     it("raises with the file, line and column for broken YAML", function()
@@ -418,6 +455,15 @@ describe("kina.kubeconfig", function()
       assert.are.same(kc.read(FIXTURES .. "populated.yaml")["x-kina-test-unknown"],
         kc.read(path)["x-kina-test-unknown"])
       assert.are.equal(tonumber("600", 8), mode_of(path))
+    end)
+
+    it("passes by a directory and a missing file listed in $KUBECONFIG", function()
+      local path = populated_with({ "dev" })
+      local d = dir .. "/kubedir"
+      assert(uv.fs_mkdir(d, tonumber("755", 8)))
+      assert.is_true(kc.remove({ d, dir .. "/missing", path }, "dev"))
+      assert.are.same({ "legacy", "work" }, names(kubectl_view(path).clusters))
+      assert.are.same({}, list_dir(d))
     end)
 
     it("keeps current-context when it pointed elsewhere", function()

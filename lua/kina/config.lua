@@ -8,9 +8,14 @@
 -- Inputs:
 --   * YAML (any file not ending in `.lua`, or "-" for stdin): kind's `kind: Cluster`,
 --     `apiVersion: kind.x-k8s.io/v1alpha4`, with kind's camelCase field names, strictly (an
---     unknown field is an error, as in kind). Scalars follow YAML 1.2 (only true/false are
---     booleans; `yes` is a string); duplicate keys are errors; anchors, aliases and `<<`
---     merges work; one document only.
+--     unknown field is an error, as in kind). Scalars are read as kind's decoder
+--     (go.yaml.in/yaml/v3) reads them into kind's Go types: a string field takes any
+--     scalar's text as written (`ingress-ready: true` is the label value "true"), a bool
+--     field also takes YAML 1.1's y/yes/on and n/no/off, integers follow Go's syntax (0x1F,
+--     0o17, 017 is octal, 1_000). An empty string means the default wherever kind fills one
+--     in (name, role, image, the networking strings, listenAddress, protocol, propagation).
+--     Duplicate keys are errors; anchors, aliases and `<<` merges work; one document only
+--     (kind would silently read the first).
 --   * Lua (`.lua`): a chunk returning a table, run in an empty sandbox (see run_script).
 --     Field names are kind's camelCase or their snake_case forms (`extraPortMappings` or
 --     `extra_port_mappings`, `readOnly` or `read_only`); giving both is an error. `kind` and
@@ -30,19 +35,33 @@
 --                 extra_mounts = { { host_path, container_path, readonly, propagation? } },
 --                 extra_port_mappings = { { container_port, host_port, listen_address,
 --                                           protocol } },                -- protocol "tcp"|"udp"
---                 kubeadm_config_patches = { yaml strings } } },
+--                 kubeadm_config_patches = { yaml strings },
+--                 kubeadm_config_patches_json6902 = { { group, version, kind, patch } } } },
 --     networking = { ip_family, api_server_address, api_server_port, pod_subnet,
 --                    service_subnet, disable_default_cni, kube_proxy_mode },
 --     feature_gates = {name = bool}, runtime_config = {key = "value"},
---     kubeadm_config_patches = {...}, containerd_config_patches = {...},
+--     kubeadm_config_patches = {...}, kubeadm_config_patches_json6902 = {...},
+--     containerd_config_patches = { toml strings }, containerd_config_patches_json6902 = { strings },
 --     warnings = { "path: text", ... } }
+-- A kubeadm_config_patches string may hold several YAML documents: kind cuts it at "---"
+-- lines (config.split_documents does it the same way); each was checked to be a mapping
+-- with a kind. A JSON 6902 entry is kind's PatchJSON6902: group and version are "" when not
+-- given (kind matches apiVersion group/version, or version alone without group), kind is
+-- required, patch is the RFC 6902 operation list as written (YAML or JSON), checked to be a
+-- list of operations each with a known op, a JSON pointer path and the members RFC 6902
+-- requires (value for add/replace/test, from for move/copy). containerd JSON 6902 strings
+-- are checked the same way. (kind's own code json.Unmarshal's the containerd ones, so only
+-- JSON works there, although its docs say YAML or JSON; kina takes both.)
+-- pod_subnet and service_subnet are kept as written, as kind passes them on; host bits are
+-- allowed (Kubernetes masks them) and warned about.
 -- host_port 0 and api_server_port 0 mean "kina picks a free host port at create time" (kind's
 -- 0 and -1). network nil means Apple's default network.
 --
 -- What kind accepts but Apple's runtime cannot honour is an error that says why, never a
 -- silent drop: ipFamily ipv6/dual, IPv6 or dual-stack subnets, several control planes (kind's
--- HA load balancer), mount propagation other than None, selinuxRelabel, SCTP ports, JSON 6902
--- patches, dnsSearch, --privileged-style fields. Host ports below 1024 are refused only on a
+-- HA load balancer), mount propagation other than None, selinuxRelabel, SCTP ports,
+-- dnsSearch, --privileged-style fields, a '.' in the cluster name (Apple's runtime cuts a
+-- container's hostname at it). Host ports below 1024 are refused only on a
 -- given address (127.0.0.1): macOS lets a normal user bind them on every address (0.0.0.0,
 -- kind's default), and sudo does not help since Apple's services run as the user
 -- (apple/container#1985). Host ports must be unique per protocol across the whole cluster,
@@ -122,6 +141,7 @@ local NULL = setmetatable({}, { __name = "kina.config.null", __tostring = functi
 --   cx.lang     "yaml" or "lua"
 --   cx.lines    YAML only: path -> 1-based line of the key or list item
 --   cx.shape    YAML only: table -> "list" | "mapping"
+--   cx.text     YAML only: table -> { key -> source text of a non-string scalar } (text_of)
 --   cx.warnings list of strings
 local function fail(cx, path, fmt, ...)
   local message = select("#", ...) > 0 and fmt:format(...) or fmt
@@ -174,13 +194,27 @@ local function want_integer(cx, v, path)
   return n
 end
 
+-- The YAML 1.1 words yaml.v3 still reads into a Go bool field, quoted or not (decode.go,
+-- `scalar`, case reflect.Bool: "compatibility with the 1.1 spec"). Exactly these spellings.
+local YAML11_BOOLEANS = {
+  y = true, Y = true, yes = true, Yes = true, YES = true, on = true, On = true, ON = true,
+  n = false, N = false, no = false, No = false, NO = false, off = false, Off = false, OFF = false,
+}
+
 local function want_boolean(cx, v, path)
-  if type(v) ~= "boolean" then
-    local hint = ""
-    if type(v) == "string" and ({ yes = 1, no = 1, on = 1, off = 1, y = 1, n = 1 })[v:lower()] then
-      hint = " (only true and false are booleans in YAML 1.2, which kina reads)"
-    end
-    fail(cx, path, "must be true or false, not %s%s", describe(cx, v), hint)
+  if type(v) == "boolean" then return v end
+  if cx.lang == "yaml" and type(v) == "string" and YAML11_BOOLEANS[v] ~= nil then return YAML11_BOOLEANS[v] end
+  fail(cx, path, "must be true or false, not %s", describe(cx, v))
+end
+
+-- t[key] as kind's decoder fills a Go string from it: yaml.v3 gives a string field the text
+-- of any scalar as written (decode.go, `scalar`, case reflect.String: out.SetString(n.Value)),
+-- so `ingress-ready: true` is "true" and `tier: 1.10` is "1.10". Other values as they are.
+local function text_of(cx, t, key)
+  local v = t[key]
+  if cx.text and type(v) ~= "string" and v ~= NULL then
+    local texts = cx.text[t]
+    if texts and texts[key] ~= nil then return texts[key] end
   end
   return v
 end
@@ -236,7 +270,9 @@ end
 -- ---------------------------------------------------------------------------------------
 -- Field tables and "did you mean"
 
--- { kind's camelCase name, snake_case alias (Lua only), name in the model }
+-- { kind's camelCase name, snake_case alias (Lua only), name in the model, str = the field is
+-- a Go string in kind (a YAML scalar gives its text, see text_of), empty = "" means the default
+-- (kind's SetDefaultsCluster/SetDefaultsNode and its provider fill in empty strings) }
 local function fields(list)
   local by_key = {}
   for _, f in ipairs(list) do
@@ -248,37 +284,45 @@ local function fields(list)
 end
 
 local TOP = fields {
-  { "kind" }, { "apiVersion", "api_version" }, { "name" }, { "nodes" }, { "networking" },
+  { "kind" }, { "apiVersion", "api_version" }, { "name", str = true, empty = true }, { "nodes" }, { "networking" },
   { "featureGates", "feature_gates" }, { "runtimeConfig", "runtime_config" },
   { "kubeadmConfigPatches", "kubeadm_config_patches" },
   { "kubeadmConfigPatchesJSON6902", "kubeadm_config_patches_json6902" },
   { "containerdConfigPatches", "containerd_config_patches" },
   { "containerdConfigPatchesJSON6902", "containerd_config_patches_json6902" },
-  { "cpus" }, { "memory" }, { "kernel" }, { "network" },
+  { "cpus" }, { "memory" }, { "kernel", str = true }, { "network", str = true },
 }
 
 local NETWORKING = fields {
-  { "ipFamily", "ip_family" }, { "apiServerAddress", "api_server_address" },
-  { "apiServerPort", "api_server_port" }, { "podSubnet", "pod_subnet" },
-  { "serviceSubnet", "service_subnet" }, { "disableDefaultCNI", "disable_default_cni" },
-  { "kubeProxyMode", "kube_proxy_mode" }, { "dnsSearch", "dns_search" },
+  { "ipFamily", "ip_family", str = true, empty = true },
+  { "apiServerAddress", "api_server_address", str = true, empty = true },
+  { "apiServerPort", "api_server_port" }, { "podSubnet", "pod_subnet", str = true, empty = true },
+  { "serviceSubnet", "service_subnet", str = true, empty = true }, { "disableDefaultCNI", "disable_default_cni" },
+  { "kubeProxyMode", "kube_proxy_mode", str = true, empty = true }, { "dnsSearch", "dns_search" },
 }
 
 local NODE = fields {
-  { "role" }, { "image" }, { "labels" }, { "extraMounts", "extra_mounts" },
+  { "role", str = true, empty = true }, { "image", str = true, empty = true }, { "labels" },
+  { "extraMounts", "extra_mounts" },
   { "extraPortMappings", "extra_port_mappings" }, { "kubeadmConfigPatches", "kubeadm_config_patches" },
   { "kubeadmConfigPatchesJSON6902", "kubeadm_config_patches_json6902" },
-  { "cpus" }, { "memory" }, { "kernel" },
+  { "cpus" }, { "memory" }, { "kernel", str = true },
 }
 
 local MOUNT = fields {
-  { "hostPath", "host_path" }, { "containerPath", "container_path" },
-  { "readOnly", "read_only", "readonly" }, { "selinuxRelabel", "selinux_relabel" }, { "propagation" },
+  { "hostPath", "host_path", str = true }, { "containerPath", "container_path", str = true },
+  { "readOnly", "read_only", "readonly" }, { "selinuxRelabel", "selinux_relabel" },
+  { "propagation", str = true, empty = true },
 }
 
 local PORT = fields {
   { "containerPort", "container_port" }, { "hostPort", "host_port" },
-  { "listenAddress", "listen_address" }, { "protocol" },
+  { "listenAddress", "listen_address", str = true, empty = true }, { "protocol", str = true, empty = true },
+}
+
+-- kind's v1alpha4 PatchJSON6902 (types.go): four strings, none required by kind's Validate.
+local JSON6902_PATCH = fields {
+  { "group", str = true }, { "version", str = true }, { "kind", str = true }, { "patch", str = true },
 }
 
 -- Fields that exist, but elsewhere: key -> the rest of the message, instead of a bare
@@ -387,7 +431,11 @@ local function read_section(cx, t, path, list, misplaced)
       fail(cx, p, "is the same field as %s; set only one of them", paths[f.model])
     end
     paths[f.model] = p
-    if t[key] ~= NULL then values[f.model] = t[key] end
+    if t[key] ~= NULL then
+      local value = t[key]
+      if f.str then value = text_of(cx, t, key) end
+      if not (f.empty and value == "") then values[f.model] = value end
+    end
   end
   for _, f in ipairs(list) do
     if not paths[f.model] then paths[f.model] = join(path, cx.lang == "lua" and f.snake or f.camel) end
@@ -452,7 +500,10 @@ local function ipv4_text(n)
   return ("%d.%d.%d.%d"):format(n >> 24 & 255, n >> 16 & 255, n >> 8 & 255, n & 255)
 end
 
--- An IPv4 CIDR as { addr, prefix, text }; raises naming `path` when `s` is not one.
+-- An IPv4 CIDR as { addr (the network: host bits cleared), prefix, mask, text (as written),
+-- network (the network's CIDR text, set only when `s` has host bits set) }; raises naming
+-- `path` when `s` is not one. Host bits are allowed, as Go's net.ParseCIDR (kind's
+-- validateSubnets) and Kubernetes' flags parse them: "10.244.0.1/16" means 10.244.0.0/16.
 local function parse_cidr(cx, s, path, what)
   want_string(cx, s, path)
   if s:find(",", 1, true) then
@@ -470,10 +521,8 @@ local function parse_cidr(cx, s, path, what)
       quote(defaults[what == "pod subnet" and "pod_subnet" or "service_subnet"]))
   end
   local mask = prefix == 0 and 0 or (0xFFFFFFFF << (32 - prefix)) & 0xFFFFFFFF
-  if addr & mask ~= addr then
-    fail(cx, path, "%s has host bits set; did you mean %s?", quote(s), quote(ipv4_text(addr & mask) .. "/" .. prefix))
-  end
-  return { addr = addr, prefix = prefix, mask = mask, text = s }
+  local network = addr & mask ~= addr and ipv4_text(addr & mask) .. "/" .. prefix or nil
+  return { addr = addr & mask, prefix = prefix, mask = mask, text = s, network = network }
 end
 
 local function overlaps(a, b)
@@ -495,6 +544,12 @@ local RESERVED = {
 
 local function check_cluster_name(cx, name, path, roles)
   want_string(cx, name, path)
+  -- kind's own rule is ^[a-z0-9.-]+$ (internal/apis/config/validate.go); the '.' is what
+  -- kina cannot take, and the reason is Apple's, so say it.
+  if name:find(".", 1, true) and name:match("^[a-z0-9][a-z0-9.-]*$") then
+    fail(cx, path, "%s contains '.': kind allows it, but Apple's runtime sets a container's hostname to its name up to the first '.' (apple/container, RuntimeService.swift), so every node of this cluster would be called %s inside its VM instead of by its own name; use '-' instead, like %s",
+      quote(name), quote(name:match("^[^.]*")), quote((name:gsub("%.", "-"))))
+  end
   -- Every node name must pass Apple's container rule and DNS-1123 (kina.core.spec): first
   -- the characters of the cluster part (spec's own messages), then the longest node name.
   local ok, err = pcall(spec.node_name, name, "worker", 1)
@@ -568,8 +623,8 @@ local function check_labels(cx, t, path)
   want_mapping(cx, t, path)
   local out = {}
   for _, key in ipairs(ordered_keys(cx, t, path)) do
-    local value = t[key]
-    if value == NULL then value = "" end
+    local value = text_of(cx, t, key)
+    if value == NULL then value = "" end -- yaml.v3 stores a null map value as ""
     check_label(cx, key, value, path)
     out[key] = value
   end
@@ -741,24 +796,79 @@ end
 local YAML_TAG = "tag:yaml.org,2002:"
 local MAX_DEPTH = 64
 
--- YAML 1.2 core schema for plain scalars (what kind's yaml.v3 reads): null, true/false,
--- integers (decimal, 0o, 0x), floats; anything else is a string.
+-- Plain scalars as kind's decoder resolves them: go.yaml.in/yaml/v3 v3.0.4 (kind's go.mod),
+-- resolve.go `resolve`. null: "", ~, null/Null/NULL; booleans: only true/false in three
+-- spellings (yes/no/on/off are strings here; a bool field still reads them, see
+-- want_boolean); integers as Go's strconv.ParseInt(s, 0, 64) reads them once every '_' is
+-- dropped (sign, 0x/0o/0b, and a leading 0 meaning octal: 017 is 15); floats; anything else
+-- (timestamps included) is a string. Integers past int64 become floats, as v3 falls back to
+-- ParseUint and then ParseFloat.
+local RESOLVE_MAP = {
+  ["true"] = true, ["True"] = true, ["TRUE"] = true,
+  ["false"] = false, ["False"] = false, ["FALSE"] = false,
+  [""] = NULL, ["~"] = NULL, ["null"] = NULL, ["Null"] = NULL, ["NULL"] = NULL,
+  [".nan"] = 0 / 0, [".NaN"] = 0 / 0, [".NAN"] = 0 / 0,
+  [".inf"] = math.huge, [".Inf"] = math.huge, [".INF"] = math.huge,
+  ["+.inf"] = math.huge, ["+.Inf"] = math.huge, ["+.INF"] = math.huge,
+  ["-.inf"] = -math.huge, ["-.Inf"] = -math.huge, ["-.INF"] = -math.huge,
+}
+
+-- Go's base-0 integer syntax (strconv.ParseInt/ParseUint with base 0): sign, base and digits
+-- of `s`, or nil when it is not such an integer.
+local function go_int_parts(s)
+  local sign, body = s:match("^([-+]?)(.+)$")
+  if not body then return nil end
+  local base, digits = 10, body
+  local prefix = body:sub(1, 2):lower()
+  if prefix == "0x" then base, digits = 16, body:sub(3)
+  elseif prefix == "0o" then base, digits = 8, body:sub(3)
+  elseif prefix == "0b" then base, digits = 2, body:sub(3)
+  elseif #body > 1 and body:sub(1, 1) == "0" then base, digits = 8, body:sub(2)
+  end
+  if digits == "" then return nil end
+  for c in digits:gmatch(".") do
+    local d = tonumber(c, 36)
+    if not d or d >= base then return nil end
+  end
+  return sign, base, digits
+end
+
+-- What yaml.v3 makes of an integer-looking scalar: ParseInt's int64, else ParseUint's uint64
+-- (no sign allowed; a Lua float here), else nil.
+local function go_integer(s)
+  local sign, base, digits = go_int_parts(s)
+  if not sign then return nil end
+  local n, big = 0, nil
+  for c in digits:gmatch(".") do
+    local d = tonumber(c, 36)
+    if big then big = big * base + d
+    elseif n > (math.maxinteger - d) // base then big = (n + 0.0) * base + d
+    else n = n * base + d end
+  end
+  if not big then return sign == "-" and -n or n end
+  if sign == "" and big < 2.0 ^ 64 then return big end
+  return nil
+end
+
+-- yaml.v3's yamlStyleFloat: ^[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?$
+local function yaml_style_float(s)
+  local body = s:gsub("^[-+]", "", 1)
+  local mantissa = body:match("^([%d%.]+)[eE][-+]?%d+$") or body
+  return mantissa:match("^%.%d+$") ~= nil or mantissa:match("^%d+%.?%d*$") ~= nil
+end
+
 local function plain_scalar(s)
-  if s == "" or s == "~" or s == "null" or s == "Null" or s == "NULL" then return NULL end
-  if s == "true" or s == "True" or s == "TRUE" then return true end
-  if s == "false" or s == "False" or s == "FALSE" then return false end
-  if s:match("^[-+]?%d+$") then
-    local n = math.tointeger(tonumber(s))
-    if n and tostring(n) == (s:gsub("^%+", ""):gsub("^(%-?)0+(%d)", "%1%2")) then return n end
-    return tonumber(s)
+  local mapped = RESOLVE_MAP[s]
+  if mapped ~= nil then return mapped end
+  local first = s:sub(1, 1)
+  if first == "." then
+    if s:match("^%.%d+$") or s:match("^%.%d+[eE][-+]?%d+$") then return tonumber(s) + 0.0 end
+  elseif first:match("[%d+%-]") then
+    local plain = s:gsub("_", "")
+    local n = go_integer(plain)
+    if n then return n end
+    if yaml_style_float(plain) then return tonumber(plain) + 0.0 end
   end
-  if s:match("^0o[0-7]+$") then return math.tointeger(tonumber(s:sub(3), 8)) or s end
-  if s:match("^0x%x+$") then return math.tointeger(tonumber(s:sub(3), 16)) or s end
-  if s:match("^[-+]?%.?%d") and (s:match("^[-+]?%d*%.?%d*[eE][-+]?%d+$") or s:match("^[-+]?%d*%.%d*$")) then
-    return tonumber(s) or s
-  end
-  if s:match("^[-+]?%.[iI][nN][fF]$") then return s:sub(1, 1) == "-" and -math.huge or math.huge end
-  if s == ".nan" or s == ".NaN" or s == ".NAN" then return 0 / 0 end
   return s
 end
 
@@ -794,12 +904,23 @@ local function yaml_syntax(err, text)
   return line, col, msg
 end
 
--- Parse `text` (one YAML document). Returns value (nil when empty), lines, shape.
--- Raises a ConfigError (source `source`) for invalid YAML, duplicate keys and the like.
-local function load_yaml(text, source)
+-- Parse `text` (one YAML document). Returns value (nil when empty) and { lines, shape, text }:
+-- lines maps paths to lines; shape maps tables to "list" or "mapping"; text[t][k] is the
+-- source text of the scalar t[k] when it did not resolve to a string (`true`, `80`, `1.10`),
+-- for the fields kind decodes into Go strings (see text_of).
+-- Raises a ConfigError (source `source`) for invalid YAML, duplicate keys and the like;
+-- `one_document` ends the message for a second document.
+local function load_yaml(text, source, one_document)
   local lines, shape = {}, setmetatable({}, { __mode = "k" })
-  local cx = { source = source, lines = lines, shape = shape }
-  local anchors = {}
+  local texts = setmetatable({}, { __mode = "k" })
+  local cx = { source = source, lines = lines, shape = shape, text = texts }
+  local anchors, anchor_texts = {}, {}
+  local function remember(container, key, value, raw)
+    if raw ~= nil and type(value) ~= "string" and value ~= NULL then
+      texts[container] = texts[container] or {}
+      texts[container][key] = raw
+    end
+  end
   local events = lyaml_parser(text)
   local function pos(ev) return ev.start_mark.line + 1, ev.start_mark.column + 1 end
   local function syntax_fail(ev, fmt, ...)
@@ -827,11 +948,11 @@ local function load_yaml(text, source)
   function build(ev, path, depth)
     if depth > MAX_DEPTH then syntax_fail(ev, "invalid YAML: nested more than %d levels deep", MAX_DEPTH) end
     local t = ev.type
-    local value
+    local value, raw
     if t == "SCALAR" then
-      value = scalar(ev)
+      value, raw = scalar(ev), ev.value
     elseif t == "ALIAS" then
-      value = anchors[ev.anchor]
+      value, raw = anchors[ev.anchor], anchor_texts[ev.anchor]
       if value == nil then syntax_fail(ev, "invalid YAML: unknown anchor %s", quote(ev.anchor)) end
     elseif t == "SEQUENCE_START" then
       if ev.tag and ev.tag ~= YAML_TAG .. "seq" then syntax_fail(ev, "YAML tag %s is not supported here", quote(ev.tag)) end
@@ -844,7 +965,9 @@ local function load_yaml(text, source)
         i = i + 1
         local p = index(path, i)
         lines[p] = lines[p] or pos(item)
-        value[i] = build(item, p, depth + 1)
+        local v, vraw = build(item, p, depth + 1)
+        value[i] = v
+        remember(value, i, v, vraw)
       end
     elseif t == "MAPPING_START" then
       if ev.tag and ev.tag ~= YAML_TAG .. "map" then syntax_fail(ev, "YAML tag %s is not supported here", quote(ev.tag)) end
@@ -867,7 +990,9 @@ local function load_yaml(text, source)
               message = ("is set twice (lines %d and %d)"):format(lines[p] or 0, line) }, 0)
           end
           lines[p] = pos(kev)
-          value[key] = build(vev, p, depth + 1)
+          local v, vraw = build(vev, p, depth + 1)
+          value[key] = v
+          remember(value, key, v, vraw)
         end
       end
       -- `<<: *base` (or a list of them): keys not set explicitly come from the merged maps
@@ -879,6 +1004,7 @@ local function load_yaml(text, source)
           for k, v in pairs(map) do
             if value[k] == nil then
               value[k] = v
+              remember(value, k, v, texts[map] and texts[map][k])
               lines[join(path, k)] = lines[join(path, k)] or pos(mev)
             end
           end
@@ -887,8 +1013,8 @@ local function load_yaml(text, source)
     else
       syntax_fail(ev, "invalid YAML: unexpected %s", t)
     end
-    if ev.anchor then anchors[ev.anchor] = value end
-    return value
+    if ev.anchor then anchors[ev.anchor], anchor_texts[ev.anchor] = value, raw end
+    return value, raw
   end
 
   local ok, result = pcall(function()
@@ -896,11 +1022,11 @@ local function load_yaml(text, source)
     assert(ev.type == "STREAM_START")
     ev = events()
     if ev.type == "STREAM_END" then return nil end
-    local root = build(events(), "", 0)
+    local root = (build(events(), "", 0))
     events() -- DOCUMENT_END
     ev = events()
     if ev.type == "DOCUMENT_START" then
-      syntax_fail(ev, "a second YAML document starts here; a kind config is one document")
+      syntax_fail(ev, "a second YAML document starts here; %s", one_document or "a kind config is one document")
     end
     return root
   end)
@@ -919,44 +1045,203 @@ local function check_string_list(cx, v, path)
   local n = want_list(cx, v, path)
   local out = {}
   for i = 1, n do
-    out[i] = want_string(cx, v[i], index(path, i))
+    out[i] = want_string(cx, text_of(cx, v, i), index(path, i))
   end
   return out
 end
 
--- kubeadmConfigPatches: YAML merge patches, each one document naming the `kind` it patches.
+-- A patch string cut into YAML documents as kind cuts it (pkg/internal/patch/resource.go,
+-- splitYAMLDocument, taken from apimachinery's YAML decoder): a document ends at "\n---" and
+-- the rest of that separator line is dropped. Returns { { text, line }, ... } (line: where the
+-- document starts in `text`), or nil, the 1-based line and the text of a separator line
+-- carrying more than a comment, which kind would drop without a word (and, when that line is
+-- the last and has no newline, kind's scanner drops every document of the patch).
+local function split_documents(text)
+  local docs, start, line = {}, 1, 1
+  while true do
+    local at = text:find("\n---", start, true)
+    if not at then
+      if start <= #text then docs[#docs + 1] = { text = text:sub(start), line = line } end
+      return docs
+    end
+    docs[#docs + 1] = { text = text:sub(start, at - 1), line = line }
+    local _, newlines = text:sub(start, at):gsub("\n", "")
+    line = line + newlines -- the separator's line
+    local stop = text:find("\n", at + 4, true)
+    local rest = text:sub(at + 4, stop and stop - 1 or #text)
+    if rest:find("%S") and not rest:match("^%s+#") then return nil, line, "---" .. rest end
+    if not stop then return docs end
+    start, line = stop + 1, line + 1
+  end
+end
+
+-- A YAML parse of patch text, or a failure naming `path`. `what` names the part in messages
+-- ("" for the whole string, "document 2 of the patch (line 4)"); `first_line` is where that
+-- part starts in the string, so lines are counted in the string as the user wrote it.
+local function parse_patch_yaml(cx, text, path, what, first_line, one_document)
+  local ok, doc, pcx = pcall(load_yaml, text, "patch", one_document)
+  if ok then return doc, pcx end
+  local e = doc
+  local subject = what == "" and "is" or what .. " is"
+  if config.is_error(e) and e.line then
+    local message = e.message:gsub("^invalid YAML: ", ""):gsub("at line (%d+)", function(n)
+      return "at line " .. (tonumber(n) + first_line - 1)
+    end)
+    fail(cx, path, "%s not valid YAML: line %d%s of the patch: %s", subject, e.line + first_line - 1,
+      e.column and (", column " .. e.column) or "", message)
+  end
+  fail(cx, path, "%s not valid YAML: %s", subject, config.is_error(e) and e.message or tostring(e))
+end
+
+-- kubeadmConfigPatches: YAML merge patches, each naming the `kind` it patches. A string may
+-- hold several documents separated by `---`, as in kind; the string is kept as written and
+-- every document is checked here.
 local function check_kubeadm_patches(cx, v, path)
   local n = want_list(cx, v, path)
   local out = {}
   for i = 1, n do
     local p = index(path, i)
-    local patch = v[i]
+    local patch = text_of(cx, v, i)
     if type(patch) ~= "string" then
       fail(cx, p, "must be a string holding a YAML document (in YAML, write `- |` and indent the patch), not %s",
         describe(cx, patch))
     end
     want_string(cx, patch, p)
-    local ok, doc, pcx = pcall(load_yaml, patch, "patch")
-    if not ok then
-      local e = doc
-      if config.is_error(e) and e.line then
-        fail(cx, p, "is not valid YAML: line %d%s of the patch: %s", e.line,
-          e.column and (", column " .. e.column) or "", (e.message:gsub("^invalid YAML: ", "")))
+    local docs, bad_line, bad_text = split_documents(patch)
+    if not docs then
+      fail(cx, p, "line %d of the patch (%s) starts a new document but has text after \"---\", which kind drops without a word; put that text on the next line",
+        bad_line, quote(bad_text))
+    end
+    if #docs == 0 then fail(cx, p, "is empty; write a merge patch like \"kind: ClusterConfiguration\" plus the fields to change") end
+    for d, piece in ipairs(docs) do
+      local what = #docs == 1 and "the patch" or ("document %d of the patch (line %d)"):format(d, piece.line)
+      local doc, pcx = parse_patch_yaml(cx, piece.text, p, #docs == 1 and "" or what, piece.line,
+        "kind cuts a patch into documents only at \"---\" lines and reads one document from each piece")
+      if doc == nil and #docs > 1 then
+        fail(cx, p, "%s is empty; remove the extra \"---\"", what)
       end
-      fail(cx, p, "is not valid YAML: %s", config.is_error(e) and e.message or tostring(e))
-    end
-    if doc == nil or pcx.shape[doc] ~= "mapping" then
-      fail(cx, p, "must be a YAML mapping (a merge patch like \"kind: ClusterConfiguration\" plus the fields to change)")
-    end
-    if type(doc.kind) ~= "string" then
-      fail(cx, p, "must set kind (the kubeadm document it patches: ClusterConfiguration, InitConfiguration, JoinConfiguration, KubeletConfiguration or KubeProxyConfiguration)")
-    end
-    if doc.apiVersion ~= nil and type(doc.apiVersion) ~= "string" then
-      fail(cx, p, "apiVersion in the patch must be a string")
+      if doc == nil or pcx.shape[doc] ~= "mapping" then
+        fail(cx, p, "%s be a YAML mapping (a merge patch like \"kind: ClusterConfiguration\" plus the fields to change)",
+          #docs == 1 and "must" or what .. " must")
+      end
+      if type(doc.kind) ~= "string" then
+        fail(cx, p, "%s set kind (the kubeadm document it patches: ClusterConfiguration, InitConfiguration, JoinConfiguration, KubeletConfiguration or KubeProxyConfiguration)",
+          #docs == 1 and "must" or what .. " must")
+      end
+      if doc.apiVersion ~= nil and type(doc.apiVersion) ~= "string" then
+        fail(cx, p, "%s", #docs == 1 and "apiVersion in the patch must be a string"
+          or ("apiVersion in %s must be a string"):format(what))
+      end
     end
     out[i] = patch
   end
   return out
+end
+
+local JSON6902_OPS = { add = true, remove = true, replace = true, move = true, copy = true, test = true }
+local JSON6902_NEEDS_VALUE = { add = true, replace = true, test = true } -- RFC 6902 §4.1, §4.3, §4.6
+local JSON6902_NEEDS_FROM = { move = true, copy = true }                 -- RFC 6902 §4.4, §4.5
+
+-- Why `pointer` is not a JSON pointer (RFC 6901 §3, §4), or nil.
+local function pointer_problem(pointer)
+  if pointer ~= "" and pointer:sub(1, 1) ~= "/" then return "it must be empty or start with \"/\"" end
+  if pointer:find("~[^01]") or pointer:find("~$") then
+    return "\"~\" must be followed by 0 or 1 (write ~0 for \"~\" and ~1 for \"/\")"
+  end
+  return nil
+end
+
+-- An RFC 6902 operation list in YAML (or JSON, which is YAML): a list of mappings, each with
+-- an op kind's library knows (evanphx/json-patch v5) and the members RFC 6902 requires.
+-- Checked here so a mistake is reported when the config is read, not halfway through create.
+local function check_json6902_ops(cx, text, path)
+  if not text:find("%S") then
+    fail(cx, path, "is empty; write the operations, like \"- op: add\\n  path: /apiServer/certSANs/-\\n  value: my-host\"")
+  end
+  local ops, pcx = parse_patch_yaml(cx, text, path, "", 1, "a JSON 6902 patch is one list of operations")
+  if ops == nil or pcx.shape[ops] ~= "list" then
+    fail(cx, path, "must be a list of RFC 6902 operations (\"- op: add\", \"path: /a/b\", \"value: ...\"), not %s",
+      ops == nil and "nothing" or describe(pcx, ops))
+  end
+  for j, op in ipairs(ops) do
+    if pcx.shape[op] ~= "mapping" then
+      fail(cx, path, "operation %d must be a mapping like {op: add, path: /a/b, value: 1}, not %s", j, describe(pcx, op))
+    end
+    local name = op.op
+    if name == nil or name == NULL then
+      fail(cx, path, "operation %d has no op (add, remove, replace, move, copy or test)", j)
+    end
+    if not JSON6902_OPS[name] then
+      fail(cx, path, "operation %d: op %s is not add, remove, replace, move, copy or test", j,
+        type(name) == "string" and quote(name) or describe(pcx, name))
+    end
+    if op.path == nil or op.path == NULL then
+      fail(cx, path, "operation %d (%s) has no path (a JSON pointer like \"/apiServer/certSANs/-\")", j, name)
+    end
+    if type(op.path) ~= "string" then
+      fail(cx, path, "operation %d (%s): path must be a JSON pointer string, not %s", j, name, describe(pcx, op.path))
+    end
+    local problem = pointer_problem(op.path)
+    if problem then
+      fail(cx, path, "operation %d (%s): path %s is not a JSON pointer: %s", j, name, quote(op.path), problem)
+    end
+    if JSON6902_NEEDS_VALUE[name] and op.value == nil then
+      fail(cx, path, "operation %d (%s %s) has no value", j, name, quote(op.path))
+    end
+    if JSON6902_NEEDS_FROM[name] then
+      if op.from == nil or op.from == NULL then
+        fail(cx, path, "operation %d (%s %s) has no from (the JSON pointer it %s)", j, name, quote(op.path),
+          name == "move" and "moves" or "copies")
+      end
+      if type(op.from) ~= "string" then
+        fail(cx, path, "operation %d (%s): from must be a JSON pointer string, not %s", j, name, describe(pcx, op.from))
+      end
+      problem = pointer_problem(op.from)
+      if problem then
+        fail(cx, path, "operation %d (%s): from %s is not a JSON pointer: %s", j, name, quote(op.from), problem)
+      end
+    end
+  end
+end
+
+-- kubeadmConfigPatchesJSON6902: kind's PatchJSON6902 list. kind applies a patch to the
+-- kubeadm documents whose kind is `kind` and, when group or version is set, whose apiVersion
+-- is group/version (or version alone when group is empty; patch/matchinfo.go).
+local function check_kubeadm_json6902(cx, v, path)
+  local n = want_list(cx, v, path)
+  local out = {}
+  for i = 1, n do
+    local ip = index(path, i)
+    local pv, pp = read_section(cx, v[i], ip, JSON6902_PATCH)
+    if type(pv.patch) == "table" then
+      fail(cx, pp.patch, "must be a string holding the operations (in YAML, write `patch: |` and indent them below), not %s",
+        describe(cx, pv.patch))
+    end
+    local entry = {}
+    for _, key in ipairs { "group", "version", "kind", "patch" } do
+      entry[key] = pv[key] ~= nil and want_string(cx, pv[key], pp[key]) or ""
+    end
+    if entry.kind == "" then
+      fail(cx, pp.kind, "is required: the kind of the kubeadm document to patch (ClusterConfiguration, InitConfiguration, JoinConfiguration, KubeletConfiguration or KubeProxyConfiguration); without it kind patches nothing")
+    end
+    if entry.group ~= "" and entry.version == "" then
+      fail(cx, pp.version, "is required when group is set: the patch applies to apiVersion %s, which no document has; write the version too, like \"v1beta4\"",
+        quote(entry.group .. "/"))
+    end
+    if pv.patch == nil then
+      fail(cx, pp.patch, "is required: the RFC 6902 operations, like \"- op: add\\n  path: /apiServer/certSANs/-\\n  value: my-host\"")
+    end
+    check_json6902_ops(cx, entry.patch, pp.patch)
+    out[i] = entry
+  end
+  return out
+end
+
+-- containerdConfigPatchesJSON6902: a list of RFC 6902 operation lists, as strings.
+local function check_containerd_json6902(cx, v, path)
+  local patches = check_string_list(cx, v, path)
+  for i, text in ipairs(patches) do check_json6902_ops(cx, text, index(path, i)) end
+  return patches
 end
 
 local function check_ports_of(cx, values, paths, claimed)
@@ -1055,13 +1340,11 @@ local function check_mounts(cx, values, paths)
   return mounts
 end
 
-local JSON6902 = "JSON 6902 patches are not supported by kina yet; write the change as a merge patch in %s"
-
 -- kind and apiVersion: required in YAML (as kind requires them), optional in Lua.
 local function check_kind_header(cx, t)
   local vkey = "apiVersion"
   if cx.lang == "lua" and rawget(t, "apiVersion") == nil and rawget(t, "api_version") ~= nil then vkey = "api_version" end
-  local kind, version = rawget(t, "kind"), rawget(t, vkey)
+  local kind, version = text_of(cx, t, "kind"), text_of(cx, t, vkey)
   if kind == NULL then kind = nil end
   if version == NULL then version = nil end
   if cx.lang == "yaml" or version ~= nil then
@@ -1131,7 +1414,14 @@ local function check_networking(cx, t, path, node_count)
 
   local pod = parse_cidr(cx, v.pod_subnet == nil and defaults.pod_subnet or v.pod_subnet, p.pod_subnet, "pod subnet")
   local svc = parse_cidr(cx, v.service_subnet == nil and defaults.service_subnet or v.service_subnet, p.service_subnet, "service subnet")
+  -- kind passes both on as written (kubeadm's podSubnet/serviceSubnet, kindnet's POD_SUBNET:
+  -- create/actions/config/config.go, installcni/cni.go); so does kina.
   net.pod_subnet, net.service_subnet = pod.text, svc.text
+  for _, r in ipairs { { pod, p.pod_subnet }, { svc, p.service_subnet } } do
+    if r[1].network then
+      warn(cx, r[2], "%s has host bits set; Kubernetes reads it as the range %s", quote(r[1].text), r[1].network)
+    end
+  end
 
   local node_net = parse_cidr({ source = "kina.defaults" }, defaults.node_network_subnet, "node_network_subnet", "node network")
   for _, r in ipairs { { pod, p.pod_subnet, "pod subnet" }, { svc, p.service_subnet, "service subnet" } } do
@@ -1206,8 +1496,8 @@ local function check_runtime_config(cx, t, path)
     if not key:match("^[%w][%w%./_%-]*$") then
       fail(cx, p, "%s is not an API group/version like \"api/alpha\" or \"batch/v2alpha1\"", quote(key))
     end
-    local value = t[key]
-    if type(value) == "boolean" then value = tostring(value) end
+    local value = text_of(cx, t, key)
+    if cx.lang == "lua" and type(value) == "boolean" then value = tostring(value) end
     want_string(cx, value, p)
     if not value:match("^[%w%._%-]+$") then
       fail(cx, p, "%s is not a runtime-config value like \"true\" or \"false\"", quote(value))
@@ -1231,13 +1521,6 @@ local function build_model(cx, t, opts)
   local v, p = read_section(cx, t, "", TOP, MISPLACED.top)
   local model = { warnings = cx.warnings }
 
-  if v.kubeadm_config_patches_json6902 ~= nil then
-    fail(cx, p.kubeadm_config_patches_json6902, JSON6902, "kubeadmConfigPatches")
-  end
-  if v.containerd_config_patches_json6902 ~= nil then
-    fail(cx, p.containerd_config_patches_json6902, JSON6902, "containerdConfigPatches")
-  end
-
   -- kina's cluster-wide resources
   model.cpus = v.cpus ~= nil and check_cpus(cx, v.cpus, p.cpus) or defaults.cpus
   model.memory = v.memory ~= nil and check_memory(cx, v.memory, p.memory, "") or defaults.memory
@@ -1260,9 +1543,6 @@ local function build_model(cx, t, opts)
     local ip = index(npath, i)
     local nv, np = read_section(cx, node_list[i], ip, NODE, MISPLACED.node)
     node_paths[i] = np
-    if nv.kubeadm_config_patches_json6902 ~= nil then
-      fail(cx, np.kubeadm_config_patches_json6902, JSON6902, "kubeadmConfigPatches")
-    end
     local role = "control-plane"
     if nv.role ~= nil then
       role = want_string(cx, nv.role, np.role)
@@ -1279,6 +1559,8 @@ local function build_model(cx, t, opts)
     node.extra_port_mappings = check_ports_of(cx, nv, np, claimed)
     node.kubeadm_config_patches = nv.kubeadm_config_patches ~= nil
       and check_kubeadm_patches(cx, nv.kubeadm_config_patches, np.kubeadm_config_patches) or {}
+    node.kubeadm_config_patches_json6902 = nv.kubeadm_config_patches_json6902 ~= nil
+      and check_kubeadm_json6902(cx, nv.kubeadm_config_patches_json6902, np.kubeadm_config_patches_json6902) or {}
     node.cpus = nv.cpus ~= nil and check_cpus(cx, nv.cpus, np.cpus) or model.cpus
     node.memory = nv.memory ~= nil and check_memory(cx, nv.memory, np.memory, ip) or model.memory
     node.kernel = nv.kernel ~= nil and check_absolute(cx, nv.kernel, np.kernel, "host path") or model.kernel
@@ -1324,11 +1606,15 @@ local function build_model(cx, t, opts)
   model.runtime_config = v.runtime_config ~= nil and check_runtime_config(cx, v.runtime_config, p.runtime_config) or {}
   model.kubeadm_config_patches = v.kubeadm_config_patches ~= nil
     and check_kubeadm_patches(cx, v.kubeadm_config_patches, p.kubeadm_config_patches) or {}
+  model.kubeadm_config_patches_json6902 = v.kubeadm_config_patches_json6902 ~= nil
+    and check_kubeadm_json6902(cx, v.kubeadm_config_patches_json6902, p.kubeadm_config_patches_json6902) or {}
   model.containerd_config_patches = v.containerd_config_patches ~= nil
     and check_string_list(cx, v.containerd_config_patches, p.containerd_config_patches) or {}
   for i, patch in ipairs(model.containerd_config_patches) do
     if not patch:find("%S") then fail(cx, index(p.containerd_config_patches, i), "is empty") end
   end
+  model.containerd_config_patches_json6902 = v.containerd_config_patches_json6902 ~= nil
+    and check_containerd_json6902(cx, v.containerd_config_patches_json6902, p.containerd_config_patches_json6902) or {}
   model.nodes = nodes
   return model
 end
@@ -1565,7 +1851,7 @@ function config.load(path, opts)
   end
   if text:sub(1, 3) == "\239\187\191" then text = text:sub(4) end -- UTF-8 byte order mark
   local doc, ycx = load_yaml(text, source)
-  local cx = { source = source, lang = "yaml", warnings = {}, cwd = cwd, lines = ycx.lines, shape = ycx.shape }
+  local cx = { source = source, lang = "yaml", warnings = {}, cwd = cwd, lines = ycx.lines, shape = ycx.shape, text = ycx.text }
   return build_model(cx, doc, opts)
 end
 
@@ -1577,7 +1863,8 @@ function config.from_yaml(text, source, opts)
   opts = check_opts(opts)
   source = source or "config"
   local doc, ycx = load_yaml(text, source)
-  local cx = { source = source, lang = "yaml", warnings = {}, cwd = opts.cwd or current_dir(), lines = ycx.lines, shape = ycx.shape }
+  local cx = { source = source, lang = "yaml", warnings = {}, cwd = opts.cwd or current_dir(), lines = ycx.lines,
+    shape = ycx.shape, text = ycx.text }
   return build_model(cx, doc, opts)
 end
 
@@ -1588,6 +1875,24 @@ end
 function config.image_problem(ref)
   if type(ref) ~= "string" then error("image reference must be a string, got " .. type(ref), 2) end
   return image_problem(ref)
+end
+
+--- A kubeadm patch string cut into its YAML documents exactly as kind cuts it
+-- (pkg/internal/patch/resource.go, splitYAMLDocument): a document ends at a line starting
+-- with "---", whose rest is dropped; a leading "---" stays with the first document and a
+-- trailing one adds no document. For appliers of `kubeadm_config_patches`, which the model
+-- keeps as written (config.load has already checked every document).
+-- @tparam string text
+-- @treturn {string,...} the documents, or nil and why (a "---" line with text after it)
+function config.split_documents(text)
+  if type(text) ~= "string" then error("config.split_documents: text must be a string, got " .. type(text), 2) end
+  local docs, line, rest = split_documents(text)
+  if not docs then
+    return nil, ("line %d of the patch (%s) starts a new document but has text after \"---\""):format(line, quote(rest))
+  end
+  local out = {}
+  for i, d in ipairs(docs) do out[i] = d.text end
+  return out
 end
 
 --- A value as kina's messages show it: double-quoted, control characters escaped, shortened

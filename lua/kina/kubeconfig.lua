@@ -26,35 +26,30 @@
 --     Just before the rename the writer checks that it still owns the lock; if it was stopped
 --     long enough for its lock to be broken, it gives up rather than overwrite another update.
 --
--- YAML goes through lyaml: libYAML's event parser and emitter from lyaml's binding
--- (`require "yaml"`) with lyaml's own scalar resolvers. lyaml.load/lyaml.dump are not used
--- directly because they cannot tell `{}` from `[]` (both become an empty Lua table, which
--- lyaml.dump writes as `[]` — `preferences: []` breaks kubectl), dump keys in `pairs` order,
--- and frame every document with `---`/`...`. Here mappings and sequences carry metatables
--- (`kubeconfig.map_mt`, `kubeconfig.seq_mt`), keys are written sorted (kubectl's own order:
--- apiVersion, clusters, contexts, current-context, kind, preferences, users), and there are no
--- document markers.
+-- YAML goes through kina.yaml (libYAML's event parser and emitter, lyaml's resolvers), not
+-- lyaml.load/lyaml.dump, which cannot tell `{}` from `[]` (`preferences: []` breaks kubectl),
+-- dump keys in `pairs` order and frame every document with `---`/`...`. Here mappings and
+-- sequences carry metatables (`kubeconfig.map_mt`, `kubeconfig.seq_mt`), keys are written
+-- sorted (kubectl's own order: apiVersion, clusters, contexts, current-context, kind,
+-- preferences, users), and there are no document markers.
 --
 -- Known losses, stated plainly: YAML comments, anchors/aliases (expanded), key order within a
 -- mapping (sorted) and the spelling of numbers (`0x1F` is written `31`, `yes` is written `true`)
 -- do not survive a rewrite — kubectl loses the same things when it writes the file. Every entry
 -- and every field, known or not, does survive, with its type. Plain scalars in the YAML 1.1
--- sexagesimal form (`1:20`) stay strings, as Go's YAML reads them.
+-- sexagesimal form (`1:20`) stay strings, as Go's YAML reads them; mapping keys are strings,
+-- as kubectl makes them (`1: x` is written `'1': x`).
 --
 -- Errors: misuse (wrong types, unknown option keys) raises naming the field; failures of the
 -- world (a file kina cannot parse, read or write, a lock it cannot take) raise a message naming
 -- the file. No module state: every call works only on its arguments.
 local uv = require("luv")
-local lyaml = require("lyaml")
-local yaml = require("yaml") -- lyaml's libYAML binding (event parser and emitter)
-local explicit = require("lyaml.explicit")
-local implicit = require("lyaml.implicit")
-local functional = require("lyaml.functional")
+local yaml = require("kina.yaml")
 
 local M = {}
 
---- The null value of loaded documents (lyaml's).
-M.null = lyaml.null
+--- The null value of loaded documents (lyaml's, as kina.yaml reads it).
+M.null = yaml.null
 
 --- Metatable marking a table as a YAML mapping (so an empty one is written `{}`).
 M.map_mt = { __name = "kina.kubeconfig.map" }
@@ -75,7 +70,7 @@ local function map(t) return setmetatable(t or {}, M.map_mt) end
 local function seq(t) return setmetatable(t or {}, M.seq_mt) end
 M.map, M.seq = map, seq
 
-local isnull = functional.isnull
+local function isnull(v) return v == yaml.null end
 
 ------------------------------------------------------------------------------------------------
 -- Option checking (misuse raises, naming the field)
@@ -105,264 +100,24 @@ local function check_name(name, level)
 end
 
 ------------------------------------------------------------------------------------------------
--- YAML: load with maps/sequences marked, dump with sorted keys and no document markers
-
--- Plain scalars resolve as lyaml does (YAML 1.1), minus the sexagesimal forms that Go's YAML
--- (kubectl) reads as strings.
-local resolve_plain = functional.anyof({
-  implicit.null, implicit.octal, implicit.decimal, implicit.float, implicit.bool,
-  implicit.inf, implicit.nan, implicit.hexadecimal, implicit.binary, functional.id,
-})
-
--- The full lyaml resolver decides quoting on output: a string that any YAML 1.1 reader could
--- take for something else is quoted.
-local resolve_any = functional.anyof({
-  implicit.null, implicit.octal, implicit.decimal, implicit.float, implicit.bool,
-  implicit.inf, implicit.nan, implicit.hexadecimal, implicit.binary, implicit.sexagesimal,
-  implicit.sexfloat, functional.id,
-})
-
--- Every YAML 1.1 null, bool, number, inf or nan either starts with a non-letter or is a word
--- of at most 5 letters (null, true, False, yes, off, ...): longer words are plain strings.
--- This shortcut keeps reading and writing fast, the resolvers above are slow pattern matchers.
-local function plainly_string(s)
-  return #s > 5 and s:find("^[%a/_]") ~= nil
-end
-
-local TAG_PREFIX = "tag:yaml.org,2002:"
-local explicit_scalar = {
-  [TAG_PREFIX .. "bool"] = explicit.bool,
-  [TAG_PREFIX .. "float"] = explicit.float,
-  [TAG_PREFIX .. "int"] = explicit.int,
-  [TAG_PREFIX .. "null"] = explicit.null,
-  [TAG_PREFIX .. "str"] = explicit.str,
-}
-
--- Parses a YAML stream into a list of documents. Raises "<source>:<line>:<col>: <problem>".
-local function load_documents(text, source)
-  local next_event = yaml.parser(text)
-  local event
-  local anchors
-  local resolved = {}
-
-  local function fail(msg)
-    local mark = event and event.start_mark
-    if mark then
-      error(string.format("%s:%d:%d: %s", source, mark.line + 1, mark.column + 1, msg), 0)
-    end
-    error(source .. ": " .. msg, 0)
-  end
-
-  -- libYAML errors are raised by next_event; they are reworded once, in the pcall below.
-  local function advance()
-    event = next_event()
-    return event.type
-  end
-
-  local function scalar()
-    local text_value = event.value
-    local convert = event.tag and explicit_scalar[event.tag]
-    if convert then
-      local v = convert(text_value)
-      if v == nil then fail("invalid " .. event.tag .. " value '" .. text_value .. "'") end
-      return v
-    elseif event.style == "PLAIN" and not event.tag then
-      if plainly_string(text_value) then return text_value end
-      local v = resolved[text_value] -- keys such as `name` and `user` repeat a lot
-      if v == nil then
-        v = resolve_plain(text_value)
-        resolved[text_value] = v
-      end
-      return v
-    end
-    return text_value
-  end
-
-  local load_node
-  local function remember(value)
-    if event.anchor then anchors[event.anchor] = value end
-  end
-
-  local function mapping()
-    local m = map()
-    remember(m)
-    while advance() ~= "MAPPING_END" do
-      local key_is_merge = event.type == "SCALAR" and event.style == "PLAIN" and event.value == "<<"
-      local key = load_node()
-      advance()
-      local value = load_node()
-      if key_is_merge and type(value) == "table" then
-        -- YAML merge key: earlier explicit keys win, as in lyaml.
-        local sources = getmetatable(value) == M.seq_mt and value or { value }
-        for _, src in ipairs(sources) do
-          if type(src) ~= "table" then fail("invalid merge source") end
-          for k, v in pairs(src) do
-            if m[k] == nil then m[k] = v end
-          end
-        end
-      else
-        if key ~= key then fail("NaN is not a valid mapping key") end
-        m[key] = value
-      end
-    end
-    return m
-  end
-
-  local function sequence()
-    local s = seq()
-    remember(s)
-    while advance() ~= "SEQUENCE_END" do
-      s[#s + 1] = load_node()
-    end
-    return s
-  end
-
-  load_node = function()
-    local t = event.type
-    if t == "SCALAR" then
-      local v = scalar()
-      remember(v)
-      return v
-    elseif t == "ALIAS" then
-      local v = anchors[event.anchor]
-      if v == nil then fail("unknown alias *" .. tostring(event.anchor)) end
-      return v
-    elseif t == "MAPPING_START" then
-      return mapping()
-    elseif t == "SEQUENCE_START" then
-      return sequence()
-    end
-    fail("unexpected YAML event " .. tostring(t))
-  end
-
-  local docs = {}
-  local ok, err = pcall(function()
-    if advance() ~= "STREAM_START" then fail("expected the start of a YAML stream") end
-    while advance() ~= "STREAM_END" do -- DOCUMENT_START
-      anchors = {}
-      advance()
-      docs[#docs + 1] = load_node()
-      if advance() ~= "DOCUMENT_END" then fail("expected the end of the document") end
-    end
-  end)
-  if ok then return docs end
-  -- libYAML says "<problem> at document: D, line: L, column: C\n<context>"; make it
-  -- "<source>:L:C: <problem> (<context>)". Errors from fail() are already worded.
-  local msg = tostring(err)
-  local problem, line, column, rest = msg:match("^(.-) at document: %d+, line: (%d+), column: (%d+)(.*)$")
-  if not problem then error(msg, 0) end
-  local context = rest:match("^%s*\n%s*(.-)%s*$")
-  error(string.format("%s:%s:%s: %s%s", source, line, column, problem,
-    context and context ~= "" and (" (" .. context .. ")") or ""), 0)
-end
-
--- Shortest decimal text that reads back to the same double, always recognisable as a float.
-local function float_text(v)
-  if v == math.huge then return ".inf" end
-  if v == -math.huge then return "-.inf" end
-  if v ~= v then return ".nan" end
-  local s
-  for digits = 15, 17 do
-    s = string.format("%." .. digits .. "g", v)
-    if tonumber(s) == v then break end
-  end
-  if not s:find("[%.eEn]") then s = s .. ".0" end
-  return s
-end
-
-local function needs_quotes(s)
-  if plainly_string(s) then return false end
-  if resolve_any(s) ~= s then return true end
-  -- Go's YAML reads plain dates as timestamps and `<<` / `=` as special keys.
-  return s:find("^%d%d%d%d%-%d%d?%-%d%d?") ~= nil or s == "<<" or s == "="
-end
-
-local KEY_TYPE_ORDER = { string = 1, number = 2, boolean = 3 }
-
-local function key_less(a, b)
-  local ta, tb = type(a), type(b)
-  if ta ~= tb then
-    return (KEY_TYPE_ORDER[ta] or 4) < (KEY_TYPE_ORDER[tb] or 4)
-  end
-  if ta == "string" or ta == "number" then return a < b end
-  return tostring(a) < tostring(b)
-end
+-- YAML (kina.yaml): mappings and sequences marked, so `{}` and `[]` survive a rewrite
 
 local function is_sequence(t)
   local mt = getmetatable(t)
   if mt == M.seq_mt then return true end
-  if mt == M.map_mt or next(t) == nil then return false end
-  local n = 0
-  for k in pairs(t) do
-    if math.type(k) ~= "integer" or k < 1 then return false end
-    n = n + 1
-  end
-  return n == #t
+  if mt == M.map_mt then return false end
+  return yaml.is_sequence(t)
+end
+
+-- A kubeconfig as kubectl reads it: a key set twice keeps its last value and unknown tags are
+-- ignored (client-go decodes with sigs.k8s.io/yaml's non-strict YAMLToJSON), so kina reads
+-- every file kubectl reads.
+local function load_documents(text, source)
+  return yaml.load(text, { source = source, map_mt = M.map_mt, seq_mt = M.seq_mt })
 end
 
 local function emit_document(doc)
-  local emitter = yaml.emitter()
-  local function emit(ev)
-    local ok, err = emitter.emit(ev)
-    if not ok then error("cannot write YAML: " .. tostring(err), 0) end
-  end
-  local function scalar(value, style)
-    emit({ type = "SCALAR", value = value, style = style or "PLAIN",
-      plain_implicit = true, quoted_implicit = true })
-  end
-  local open = {}
-  local quote = {} -- needs_quotes results: keys repeat a lot
-  local function node(v)
-    local tv = type(v)
-    if isnull(v) then
-      scalar("null")
-    elseif tv == "string" then
-      local q = quote[v]
-      if q == nil then
-        q = needs_quotes(v)
-        quote[v] = q
-      end
-      if q then
-        scalar(v, "SINGLE_QUOTED")
-      elseif v:find("\n", 1, true) then
-        scalar(v, "LITERAL") -- libYAML falls back to double quotes when literal cannot hold it
-      else
-        scalar(v)
-      end
-    elseif tv == "boolean" then
-      scalar(v and "true" or "false")
-    elseif tv == "number" then
-      scalar(math.type(v) == "integer" and string.format("%d", v) or float_text(v))
-    elseif tv == "table" then
-      if open[v] then error("cannot render a table that contains itself", 0) end
-      open[v] = true
-      if is_sequence(v) then
-        emit({ type = "SEQUENCE_START", style = "BLOCK", implicit = true })
-        for _, item in ipairs(v) do node(item) end
-        emit({ type = "SEQUENCE_END" })
-      else
-        local keys = {}
-        for k in pairs(v) do keys[#keys + 1] = k end
-        table.sort(keys, key_less)
-        emit({ type = "MAPPING_START", style = "BLOCK", implicit = true })
-        for _, k in ipairs(keys) do
-          node(k)
-          node(v[k])
-        end
-        emit({ type = "MAPPING_END" })
-      end
-      open[v] = nil
-    else
-      error("cannot render a " .. tv .. " in a kubeconfig", 0)
-    end
-  end
-  emit({ type = "STREAM_START", encoding = "UTF8" })
-  emit({ type = "DOCUMENT_START", implicit = true })
-  node(doc)
-  emit({ type = "DOCUMENT_END", implicit = true })
-  local ok, text = emitter.emit({ type = "STREAM_END" })
-  if not ok then error("cannot write YAML: " .. tostring(text), 0) end
-  return text
+  return yaml.dump(doc, { is_array = is_sequence })
 end
 
 -- Parses kubeconfig text; an empty stream is an empty config.
@@ -662,6 +417,10 @@ end
 -- Raises "<path>:<line>:<col>: ..." for YAML kina cannot parse and "<path>: ..." when unreadable.
 function M.read(path)
   if type(path) ~= "string" or path == "" then error("kubeconfig path must be a non-empty string", 2) end
+  local st = uv.fs_stat(path)
+  if st and st.type == "directory" then
+    error("could not read " .. path .. ": it is a directory, not a kubeconfig file", 0)
+  end
   local text, err, code = read_whole(path)
   if not text then
     if code == "ENOENT" then return map() end
@@ -725,7 +484,17 @@ end
 ------------------------------------------------------------------------------------------------
 -- Public API
 
---- Which files to use, as kind and kubectl pick them.
+-- Whether `path` names an existing file to merge into: kind's fileExists (os.Stat, following
+-- symlinks, and not a directory; kubeconfig/internal/kubeconfig/paths.go).
+local function file_exists(path)
+  local st = uv.fs_stat(path)
+  return st ~= nil and st.type ~= "directory"
+end
+
+--- Which files to use, as kind and kubectl pick them (kind's paths and pathForMerge,
+-- kubeconfig/internal/kubeconfig/paths.go): --kubeconfig alone; else the $KUBECONFIG
+-- entries, empty ones and repeats dropped; else $HOME/.kube/config. With one path, it is the
+-- file to write; with several, the first that exists and is not a directory, else the last.
 -- @tparam table opts `kubeconfig` (the --kubeconfig value), `env` ($KUBECONFIG), `home` ($HOME;
 --   default the user's home directory)
 -- @treturn table `{ write = file to merge into, all = every file (for removal) }`
@@ -746,7 +515,7 @@ function M.paths(opts)
     if #all == 1 then return { write = all[1], all = all } end
     if #all > 1 then
       for _, p in ipairs(all) do
-        if uv.fs_stat(p) then return { write = p, all = all } end
+        if file_exists(p) then return { write = p, all = all } end
       end
       return { write = all[#all], all = all }
     end
@@ -858,7 +627,8 @@ function M.merge(path, doc, opts)
 end
 
 --- Remove kina's entries for cluster `name` from every file in `paths_all`. Files without them
--- are not rewritten; current-context is cleared only when it named kina's context.
+-- are not rewritten, missing files and directories are passed by; current-context is cleared
+-- only when it named kina's context.
 -- @tparam {string,...} paths_all usually `paths(...).all`
 -- @tparam string name the cluster name
 -- @tparam[opt] table opts `lock_timeout`, `sleep` (see `lock`)
@@ -875,7 +645,8 @@ function M.remove(paths_all, name, opts)
     end
   end
   for _, path in ipairs(paths_all) do
-    if uv.fs_stat(path) then
+    -- a directory in $KUBECONFIG holds no entries; kind would fail reading it, kina passes by
+    if file_exists(path) then
       local ok, err = pcall(function()
         local lock <close> = M.lock(path, opts)
         local doc = M.read(path)
