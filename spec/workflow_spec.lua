@@ -1,6 +1,7 @@
 -- End to end: build/kina's cluster commands against the `container` simulator, asserting what
 -- users see, what kina ran (the simulator's argv log), and what is left behind.
 local json = require "kina.json"
+local lyaml = require "lyaml"
 local uv = require "luv"
 
 local World = dofile("spec/support/world.lua")
@@ -124,13 +125,24 @@ describe("kina cluster workflows (against the simulator)", function()
     assert.equal("kina-control-plane", nodes[1].name)
     assert.equal("kina", nodes[1].cluster)
 
-    -- what ran: the node, kubeadm with the documented ignores, the single-node taint removal
+    -- what ran: the node, kubeadm with kind's argv (preflight skipped in the config), the
+    -- single-node taint and load-balancer label removal (kind kubeadminit/init.go)
     local run = table.concat(w.calls("run")[1], " ")
     assert.truthy(run:find("--cap-add ALL --masked-path NONE --read-only-path NONE", 1, true))
     assert.truthy(run:find("-l io.kina.cluster=kina -l io.kina.role=control-plane", 1, true))
     assert.truthy(run:find("-p 127.0.0.1:%d+:6443"))
-    assert.equal(1, #w.exec_calls("kina-control-plane", "kubeadm", "init"))
-    assert.equal(1, #w.exec_calls("kina-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "taint"))
+    local init = w.exec_calls("kina-control-plane", "kubeadm", "init")
+    assert.equal(1, #init)
+    assert.same({ "kubeadm", "init", "--config=/kind/kubeadm.conf", "--skip-token-print", "--v=6" },
+      { table.unpack(init[1], #init[1] - 4) })
+    assert.equal(1, #w.exec_calls("kina-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "taint",
+      "nodes", "--all", "node-role.kubernetes.io/control-plane-"))
+    assert.equal(1, #w.exec_calls("kina-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "label",
+      "nodes", "--all", "node.kubernetes.io/exclude-from-external-load-balancers-"))
+    local conf = lyaml.load(w.sim{ "exec", "kina-control-plane", "cat", "/kind/kubeadm.conf" }, { all = true })
+    assert.equal("kubeadm.k8s.io/v1beta3", conf[1].apiVersion) -- the default image is v1.35.5
+    assert.same({ "preflight" }, conf[2].skipPhases)
+    assert.equal("kina-control-plane", conf[2].nodeRegistration.name)
     assert.equal(1, #w.exec_calls("kina-control-plane", "sysctl", "-w", "net.ipv4.ip_forward=1"))
 
     -- the kubeconfig: mode 0600, read by a real kubectl
@@ -164,6 +176,11 @@ describe("kina cluster workflows (against the simulator)", function()
     assert.equal(1, #w.exec_calls("three-worker", "kubeadm", "join"))
     assert.equal(1, #w.exec_calls("three-worker2", "kubeadm", "join"))
     assert.equal(0, #w.exec_calls("three-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "taint"))
+    assert.equal(0, #w.exec_calls("three-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "label"))
+    for _, worker in ipairs{ "three-worker", "three-worker2" } do
+      local join = w.exec_calls(worker, "kubeadm", "join")[1]
+      assert.same({ "kubeadm", "join", "--config", "/kind/kubeadm.conf", "--v=6" }, { table.unpack(join, #join - 4) })
+    end
     -- the nodes' kubeadm config points at the bootstrap control plane's IP
     local conf = w.sim{ "exec", "three-worker", "cat", "/kind/kubeadm.conf" }
     local cp_ip = json.decode((w.kina{ "get", "nodes", "--name", "three", "-o", "json" }))[1].ip
@@ -219,6 +236,60 @@ describe("kina cluster workflows (against the simulator)", function()
     assert.matches("Deleted nodes:", err)
     assert.same({}, w.containers())
     assert.equal(before, read(w.kubeconfig))
+  end)
+
+  it("writes each node's kubeadm config with the cluster's and the node's patches, merge and RFC 6902", function()
+    local cfg = w.dir .. "/patches.yaml"
+    write(cfg, [[
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+kubeadmConfigPatchesJSON6902:
+- group: kubeadm.k8s.io
+  version: v1beta3
+  kind: ClusterConfiguration
+  patch: |
+    - op: add
+      path: /apiServer/certSANs/-
+      value: my.host
+nodes:
+- role: control-plane
+- role: worker
+  kubeadmConfigPatches:
+  - |
+    kind: JoinConfiguration
+    nodeRegistration:
+      kubeletExtraArgs:
+        v: "4"
+]])
+    local _, err, code = w.kina{ "create", "cluster", "--name", "pt", "--config", cfg }
+    assert.equal(0, code, err)
+    local worker = lyaml.load(w.sim{ "exec", "pt-worker", "cat", "/kind/kubeadm.conf" }, { all = true })
+    assert.equal("my.host", worker[1].apiServer.certSANs[#worker[1].apiServer.certSANs])
+    assert.equal("4", worker[3].nodeRegistration.kubeletExtraArgs.v)
+    assert.equal("pt-worker", worker[3].nodeRegistration.name)
+    local cp = lyaml.load(w.sim{ "exec", "pt-control-plane", "cat", "/kind/kubeadm.conf" }, { all = true })
+    assert.is_nil(cp[3].nodeRegistration.kubeletExtraArgs.v)
+  end)
+
+  it("fails the config step naming a node's patch that matches no document, and cleans up", function()
+    local cfg = w.dir .. "/v4.yaml"
+    write(cfg, [[
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+nodes:
+- role: control-plane
+- role: worker
+  kubeadmConfigPatches:
+  - |
+    apiVersion: kubeadm.k8s.io/v1beta4
+    kind: JoinConfiguration
+]])
+    local _, err, code = w.kina{ "create", "cluster", "--config", cfg }
+    assert.equal(1, code)
+    assert.matches('step "config"', err)
+    assert.truthy(err:find("nodes[2].kubeadmConfigPatches[1]: apiVersion kubeadm.k8s.io/v1beta4 matches no document: "
+      .. "this node image's Kubernetes v1.35.5 uses kubeadm.k8s.io/v1beta3", 1, true), err)
+    assert.same({}, w.containers())
   end)
 
   it("keeps the nodes with --retain and says how to delete them", function()
@@ -304,8 +375,29 @@ describe("kina cluster workflows (against the simulator)", function()
     assert.equal(0, code, err)
     nodes = json.decode((w.kina{ "get", "nodes", "-o", "json" }))
     assert.equal("running", nodes[1].state)
-    -- the node was prepared again (sysctls do not survive a reboot)
+    -- the node was prepared again (sysctls do not survive a reboot); containerd's config is on
+    -- the node's disk, so it is written once
     assert.equal(2, #w.exec_calls("kina-control-plane", "sysctl", "-w", "net.ipv4.ip_forward=1"))
+    assert.equal(1, #w.exec_calls("kina-control-plane", "systemctl", "restart", "containerd"))
+  end)
+
+  it("says which node came back with a new IP, and that the others cannot follow a moved control plane", function()
+    assert.equal(0, select(3, w.kina{ "create", "cluster", "--config", ROOT .. "/spec/fixtures/good-configs/kind-multi-node.yaml" }))
+    local before = {}
+    for _, n in ipairs(json.decode((w.kina{ "get", "nodes", "-o", "json" }))) do before[n.name] = n.ip end
+    assert.equal(0, select(3, w.kina{ "stop", "cluster" }))
+    -- another container takes the first free address while the cluster is stopped
+    assert.equal(0, select(2, w.sim{ "run", "-d", "--name", "squatter", "alpine" }))
+    local _, err, code = w.kina{ "start", "cluster" }
+    assert.equal(0, code, err)
+    local after = {}
+    for _, n in ipairs(json.decode((w.kina{ "get", "nodes", "-o", "json" }))) do after[n.name] = n.ip end
+    assert.are_not.equal(before["kina-control-plane"], after["kina-control-plane"])
+    assert.truthy(err:find(("node kina-control-plane came back with IP %s (was %s); the other nodes still reach the API server at the old address")
+      :format(after["kina-control-plane"], before["kina-control-plane"]), 1, true), err)
+    -- the kubeconfig follows the control plane
+    local cfg = lyaml.load(read(w.kubeconfig))
+    assert.matches("^https://127%.0%.0%.1:%d+$", cfg.clusters[1].cluster.server)
   end)
 
   it("deletes several clusters, or all of them", function()
@@ -335,7 +427,8 @@ describe("kina cluster workflows (against the simulator)", function()
       local _, err, code = w.kina(args)
       assert.equal(0, code, table.concat(args, " ") .. ":\n" .. err)
     end
-    assert.equal(1, #w.exec_calls("ex5-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "label"))
+    assert.equal(1, #w.exec_calls("ex5-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "label",
+      "nodes", "--all", "example.kina.io/created-by=add-step"))
     assert.equal(0, #w.exec_calls("ex5-control-plane", "cat", "/kind/manifests/default-storage.yaml"))
     local hosts = w.sim{ "exec", "ex6-control-plane", "cat", "/etc/containerd/certs.d/localhost:5001/hosts.toml" }
     assert.matches('%[host%."http://192%.168%.64%.%d+:5000"%]', hosts)

@@ -16,10 +16,12 @@ local async = require "kina.async"
 local apple = require "kina.provider.apple"
 local spec = require "kina.core.spec"
 local config_lib = require "kina.config"
+local containerd = require "kina.containerd"
 local json = require "kina.json"
 local kubeadm = require "kina.kubeadm"
 local kubeconfig = require "kina.kubeconfig"
 local status_lib = require "kina.status"
+local toml = require "kina.toml"
 
 local M = {}
 
@@ -344,6 +346,11 @@ local function steps_preflight(c, ctx)
       if (pm.host_port or 0) == 0 then pm.host_port = pick(pm.listen_address) end
     end
   end
+  -- containerd patches must be TOML before any node exists to apply them to
+  for i, patch in ipairs(model.containerd_config_patches or {}) do
+    local ok, err = toml.parse(patch)
+    if not ok then fail(("containerdConfigPatches[%d]: not valid TOML (%s)"):format(i, err)) end
+  end
   if (net.api_server_port or 0) == 0 then c.api_server_port = pick(net.api_server_address)
   else c.api_server_port = net.api_server_port end
   -- validate every node's command line and find taken host ports before anything is created
@@ -400,50 +407,91 @@ local function steps_provision(c, ctx)
   end)
 end
 
--- containerd's config format version (the `version = N` line; 2 when absent), and the section
--- holding the CRI snapshotter: [plugins."io.containerd.grpc.v1.cri".containerd] up to version
--- 2, [plugins."io.containerd.cri.v1.images"] from 3. containerd 2.x prints its dump with single
--- quotes, so the quote is a parameter.
-local function containerd_config_version(toml)
-  return tonumber(toml:match("^version%s*=%s*(%d+)") or toml:match("\nversion%s*=%s*(%d+)") or "2")
+-- The last `lines` lines of a command's output, for errors that should not be a wall of text.
+local function tail(text, lines)
+  local all = {}
+  for line in (text or ""):gmatch("[^\n]+") do all[#all + 1] = line end
+  local from = math.max(1, #all - lines + 1)
+  return table.concat(all, "\n", from)
+end
+M.tail = tail
+
+--- The sysctl commands of node preparation, in order: { argv = {...}, check = bool } each.
+-- The bridge keys exist only once bridge netfilter is there, so their failure is ignored.
+function M.sysctl_commands(prepare)
+  local out = {}
+  if prepare.ip_forward then out[#out + 1] = { argv = { "sysctl", "-w", "net.ipv4.ip_forward=1" }, check = true } end
+  if prepare.bridge_netfilter then
+    for _, key in ipairs{ "net.bridge.bridge-nf-call-iptables=1", "net.bridge.bridge-nf-call-ip6tables=1" } do
+      out[#out + 1] = { argv = { "sysctl", "-w", key }, check = false }
+    end
+  end
+  return out
 end
 
-local function snapshotter_section(version, quote)
-  quote = quote or '"'
-  if version >= 3 then return "[plugins." .. quote .. "io.containerd.cri.v1.images" .. quote .. "]" end
-  return "[plugins." .. quote .. "io.containerd.grpc.v1.cri" .. quote .. ".containerd]"
+--- The iptables commands that clamp TCP MSS (prepare.mss_clamp), in order.
+function M.mss_clamp_commands(prepare)
+  local out = {}
+  if prepare.mss_clamp then
+    for _, chain in ipairs{ "OUTPUT", "FORWARD" } do
+      out[#out + 1] = { argv = { "iptables-nft", "-t", "mangle", "-A", chain, "-p", "tcp", "--tcp-flags", "SYN,RST", "SYN",
+        "-j", "TCPMSS", "--set-mss", tostring(prepare.mss_clamp) }, check = true }
+    end
+  end
+  return out
+end
+
+-- Each warning once per cluster, not once per node.
+function Cluster:warn_once(text)
+  self.warned = self.warned or {}
+  if not self.warned[text] then
+    self.warned[text] = true
+    self.status:warn(text)
+  end
+end
+
+--- Restart containerd in a node and wait for its socket; when it does not start (a config it
+-- rejects), fail with what its journal says.
+function Cluster:restart_containerd(name)
+  local r = self:exec(name, { "systemctl", "restart", "containerd" }, { check = false })
+  if r.code ~= 0 then
+    local journal = self:exec(name, { "journalctl", "--no-pager", "-u", "containerd.service", "-n", "20" }, { check = false })
+    fail(("containerd did not restart on %s with its new configuration (systemctl restart containerd: exit status %s)\n%s\nits journal:\n%s")
+      :format(name, tostring(r.code), tail(r.stdout .. r.stderr, 5), tail(journal.stdout, 20)),
+      "look at containerdConfigPatches: containerd rejected the merged /etc/containerd/config.toml "
+        .. "(kina export logs writes it as containerd-config.toml)")
+  end
+  self:wait_for_boot(name)
+end
+
+--- Write containerd's configuration in a node: the snapshotter of prepare and the config's
+-- containerdConfigPatches merged into /etc/containerd/config.toml itself (a kindest/node reads
+-- no drop-ins: kina.containerd), then restart containerd.
+function Cluster:configure_containerd(name)
+  local model = self.model
+  local patches = model.containerd_config_patches or {}
+  local patches_json6902 = model.containerd_config_patches_json6902 or {}
+  if not self.prepare.snapshotter and #patches == 0 and #patches_json6902 == 0 then return end
+  local current = self:exec(name, { "cat", containerd.CONFIG_PATH }).stdout
+  local ok, text, warnings = pcall(containerd.patch_config, current,
+    { snapshotter = self.prepare.snapshotter or nil, patches = patches, patches_json6902 = patches_json6902 })
+  if not ok then fail(("node %s: %s"):format(name, tostring(text))) end
+  for _, w in ipairs(warnings) do self:warn_once(w) end
+  self.provider:copy_to(name, text, containerd.CONFIG_PATH)
+  self:restart_containerd(name)
+end
+
+--- The preparation a node loses at every boot: sysctls and iptables rules (both live in the
+-- VM's kernel). containerd's configuration is on the node's disk and stays.
+function Cluster:prepare_boot(name)
+  for _, cmd in ipairs(M.sysctl_commands(self.prepare)) do self:exec(name, cmd.argv, { check = cmd.check }) end
+  for _, cmd in ipairs(M.mss_clamp_commands(self.prepare)) do self:exec(name, cmd.argv, { check = cmd.check }) end
 end
 
 --- Run the node preparation of DEFAULT_PREPARE (as configured) on one node.
 function Cluster:prepare_node(name)
-  local p = self.prepare
-  if p.ip_forward then
-    self:exec(name, { "sysctl", "-w", "net.ipv4.ip_forward=1" })
-  end
-  if p.bridge_netfilter then
-    for _, key in ipairs{ "net.bridge.bridge-nf-call-iptables=1", "net.bridge.bridge-nf-call-ip6tables=1" } do
-      self:exec(name, { "sysctl", "-w", key }, { check = false })
-    end
-  end
-  if p.snapshotter then
-    local conf = self:exec(name, { "cat", "/etc/containerd/config.toml" }).stdout
-    local version = containerd_config_version(conf)
-    self.provider:copy_to(name, ("version = %d\n%s\n  snapshotter = %q\n"):format(version, snapshotter_section(version), p.snapshotter),
-      "/etc/containerd/conf.d/kina-snapshotter.toml")
-  end
-  for i, patch in ipairs(self.model.containerd_config_patches or {}) do
-    self.provider:copy_to(name, patch, ("/etc/containerd/conf.d/kina-patch-%d.toml"):format(i))
-  end
-  if p.snapshotter or #(self.model.containerd_config_patches or {}) > 0 then
-    self:exec(name, { "systemctl", "restart", "containerd" })
-    self:wait_for_boot(name)
-  end
-  if p.mss_clamp then
-    for _, chain in ipairs{ "OUTPUT", "FORWARD" } do
-      self:exec(name, { "iptables-nft", "-t", "mangle", "-A", chain, "-p", "tcp", "--tcp-flags", "SYN,RST", "SYN",
-        "-j", "TCPMSS", "--set-mss", tostring(p.mss_clamp) })
-    end
-  end
+  self:prepare_boot(name)
+  self:configure_containerd(name)
 end
 
 local function steps_prepare(c, ctx)
@@ -474,13 +522,20 @@ local function steps_config(c, ctx)
   ctx.ips = ips
   c:each(model.nodes, function(n)
     local version = c:exec(n.name, { "cat", "/kind/version" }).stdout:gsub("%s+$", "")
+    local node_index = 0 -- for errors naming the node's patches as the config does: nodes[2]...
+    for i, m in ipairs(model.nodes) do if m == n then node_index = i end end
     local text = kubeadm.config({
       cluster = model.name, node = n.name, role = n.role, bootstrap = n.name == bootstrap,
       k8s_version = version, node_ip = ips[n.name], endpoint_ip = ips[bootstrap], cert_sans = sans,
       pod_subnet = net.pod_subnet, service_subnet = net.service_subnet, kube_proxy_mode = net.kube_proxy_mode,
       feature_gates = model.feature_gates, runtime_config = model.runtime_config, node_labels = n.labels,
       provider = "apple",
-    }, model.kubeadm_config_patches, n.kubeadm_config_patches, n.name)
+    }, {
+      -- kind applies the cluster's patches, then the node's (actions/config/config.go)
+      { merge = model.kubeadm_config_patches, json6902 = model.kubeadm_config_patches_json6902 },
+      { prefix = ("nodes[%d]."):format(node_index), merge = n.kubeadm_config_patches,
+        json6902 = n.kubeadm_config_patches_json6902 },
+    })
     c.provider:copy_to(n.name, text, kubeadm.CONFIG_PATH)
     -- what kina needs to know later (start: has the IP changed? do the certificates cover it?)
     c.provider:copy_to(n.name, json.encode({ ip = ips[n.name], cert_sans = sans, endpoint = ips[bootstrap] }),
@@ -488,14 +543,6 @@ local function steps_config(c, ctx)
   end)
 end
 
--- The last `lines` lines of a command's output, for errors that should not be a wall of text.
-local function tail(text, lines)
-  local all = {}
-  for line in (text or ""):gmatch("[^\n]+") do all[#all + 1] = line end
-  local from = math.max(1, #all - lines + 1)
-  return table.concat(all, "\n", from)
-end
-M.tail = tail
 
 local function kubeadm_failure(c, node, what, err)
   if apple.is_error(err) and err.result then
@@ -512,12 +559,16 @@ end
 
 local function steps_kubeadm_init(c, ctx)
   local node = ctx.bootstrap
+  -- kind's argv (actions/kubeadminit/init.go); preflight is skipped in the config (skipPhases)
   local ok, err = pcall(c.exec, c, node, { "kubeadm", "init", "--config=" .. kubeadm.CONFIG_PATH, "--skip-token-print",
-    kubeadm.ignore_preflight_flag(), "--v=6" })
+    "--v=6" })
   if not ok then kubeadm_failure(c, node, "kubeadm init", err) end
   if #by_role(c.model.nodes, "worker") == 0 then
-    -- a single control plane must also run workloads
+    -- a single node (kina runs one control plane) must also run workloads, and be a target of
+    -- external load balancers (MetalLB ...): kind removes the taint and the label kubeadm puts
+    -- on control planes (init.go, the same two commands)
     c:exec(node, kubectl{ "taint", "nodes", "--all", "node-role.kubernetes.io/control-plane-" })
+    c:exec(node, kubectl{ "label", "nodes", "--all", "node.kubernetes.io/exclude-from-external-load-balancers-" })
   end
 end
 
@@ -540,8 +591,8 @@ end
 local function steps_join(c, ctx)
   local workers = by_role(c.model.nodes, "worker")
   c:each(workers, function(n)
-    local ok, err = pcall(c.exec, c, n.name, { "kubeadm", "join", "--config", kubeadm.CONFIG_PATH,
-      kubeadm.ignore_preflight_flag(), "--v=6" })
+    -- kind's argv (actions/kubeadmjoin/join.go); preflight is skipped in the config (skipPhases)
+    local ok, err = pcall(c.exec, c, n.name, { "kubeadm", "join", "--config", kubeadm.CONFIG_PATH, "--v=6" })
     if not ok then kubeadm_failure(c, n.name, "kubeadm join", err) end
   end)
 end
@@ -841,7 +892,7 @@ end
 
 --- Start every node, wait for them, prepare them again (sysctls and iptables rules do not
 -- survive a reboot) and rewrite the kubeconfig: Apple's runtime may hand out new IPs (§5.4).
--- Returns a list of warnings (IPs that changed, certificates that do not cover them).
+-- Returns a list of warnings (IPs that changed, and what that leaves broken).
 function Cluster:start()
   local nodes = self:nodes()
   if #nodes == 0 then fail(("unknown cluster %q"):format(self.name)) end
@@ -852,18 +903,23 @@ function Cluster:start()
   self:each(nodes, function(n)
     if n.state ~= "running" then self.provider:start(n.name) end
     self:wait_for_boot(n.name)
-    self:prepare_node(n.name)
+    self:prepare_boot(n.name)
   end)
+  -- A node that comes back with a new IP moves its own settings and its API server
+  -- certificate to it at boot (kind's entrypoint: /kind/old-ipv4, fix_certificate). What the
+  -- entrypoint cannot fix is the other nodes' view: they reach the API server at the control
+  -- plane's IP as it was at create (controlPlaneEndpoint).
   local warnings = {}
   local now = self:nodes()
   for _, n in ipairs(now) do
     local r = self:exec(n.name, { "cat", M.STATE_FILE }, { check = false })
     local saved = r.code == 0 and json.decode(r.stdout) or nil
     if saved and saved.ip and n.ip and saved.ip ~= n.ip then
-      local covered = false
-      for _, s in ipairs(saved.cert_sans or {}) do if s == n.ip then covered = true end end
-      warnings[#warnings + 1] = ("node %s came back with IP %s (was %s)%s"):format(n.name, n.ip, saved.ip,
-        covered and "" or "; its certificates and kubelet configuration still name the old address, so the cluster may not work: recreate it if it does not")
+      local line = ("node %s came back with IP %s (was %s)"):format(n.name, n.ip, saved.ip)
+      if saved.endpoint == saved.ip and #now > 1 then
+        line = line .. "; the other nodes still reach the API server at the old address and stay NotReady: recreate the cluster if it does not recover"
+      end
+      warnings[#warnings + 1] = line
     end
   end
   local path = self:export_kubeconfig()
@@ -887,25 +943,21 @@ function Cluster:select_nodes(only)
   return out
 end
 
---- The snapshotter containerd's CRI uses in a node (for ctr import), from `containerd config dump`.
-function Cluster:snapshotter(node)
-  local dump = self:exec(node, { "containerd", "config", "dump" }).stdout
-  local version = containerd_config_version(dump)
-  for _, quote in ipairs{ '"', "'" } do
-    local section = snapshotter_section(version, quote)
-    local at = dump:find(section, 1, true)
-    if at then
-      local body = dump:sub(at + #section):match("^(.-)\n%[") or dump:sub(at + #section)
-      local snap = body:match("\n%s*snapshotter%s*=%s*[\"']([^\"']+)[\"']")
-      if snap then return snap end
-    end
+--- The `ctr import` command for a node: its containerd version and CRI snapshotter (from
+-- `containerd --version` and `containerd config dump`, asked at once) and its platform.
+function Cluster:import_argv(node)
+  local name = type(node) == "table" and node.name or node
+  local outputs = self:each({ { "containerd", "--version" }, { "containerd", "config", "dump" } }, function(argv)
+    return self:exec(name, argv).stdout
+  end)
+  local version = containerd.parse_version(outputs[1])
+  if not version then
+    fail(("node %s: cannot read containerd's version from %q"):format(name, tail(outputs[1], 1)))
   end
-  return "overlayfs"
-end
-
-local function import_argv(snapshotter)
-  return { "ctr", "--namespace=k8s.io", "images", "import", "--all-platforms", "--digests",
-    "--snapshotter=" .. snapshotter, "-" }
+  local snapshotter, err = containerd.snapshotter(outputs[2])
+  if not snapshotter then fail(("node %s: %s"):format(name, err)) end
+  return containerd.import_argv{ version = version, snapshotter = snapshotter,
+    platform = type(node) == "table" and node.platform or "linux/arm64" }
 end
 
 -- docker.io/library/ and :latest, as kind sanitises names before comparing
@@ -947,10 +999,10 @@ function Cluster:load_images(refs, opts)
       report[n.name] = "present"
       return
     end
-    local snap = self:snapshotter(n.name)
+    local argv = self:import_argv(n)
     local platform = n.platform or "linux/arm64"
     local producer, save_argv = self.provider:image_save(missing, { platform = platform, pipe = true })
-    local consumer = self.provider:exec_job(n.name, import_argv(snap), { stdin_from = producer })
+    local consumer = self.provider:exec_job(n.name, argv, { stdin_from = producer })
     local results = self.sched:await_all{ producer, consumer }
     local save, import = results[1], results[2]
     local save_failed = save.error or save.code ~= 0
@@ -977,11 +1029,11 @@ function Cluster:load_archives(paths, opts)
     f:close()
   end
   local nodes = self:select_nodes(opts.nodes)
-  local snaps = {}
+  local argvs = {}
   for _, path in ipairs(paths) do
     self:each(nodes, function(n)
-      snaps[n.name] = snaps[n.name] or self:snapshotter(n.name)
-      self:exec(n.name, import_argv(snaps[n.name]), { stdin_file = path })
+      argvs[n.name] = argvs[n.name] or self:import_argv(n)
+      self:exec(n.name, argvs[n.name], { stdin_file = path })
     end)
   end
   return nodes
