@@ -182,7 +182,7 @@ end
 local function bare_control_plane(name, port)
   local node = name .. "-control-plane"
   return {
-    { { SIM, "run", "-d", "--name", node, "-l", "io.kina.cluster=" .. name, "-l", "io.kina.role=control-plane",
+    { { SIM, "run", "-d", "--name", node, "--cap-add", "ALL", "-l", "io.kina.cluster=" .. name, "-l", "io.kina.role=control-plane",
       "-p", ("127.0.0.1:%d:6443"):format(port), NODE_IMAGE } },
     { { SIM, "exec", "-i", node, "cp", "/dev/stdin", "/etc/kubernetes/admin.conf" },
       { stdin_path = FIXTURES .. "admin.conf" } },

@@ -29,6 +29,15 @@ describe("kina.core.digest", function()
   end)
 end)
 
+local archives = dofile("spec/support/oracle/archives.lua")
+
+local function file_of(bytes)
+  local f = io.tmpfile()
+  f:write(bytes)
+  f:seek("set")
+  return f
+end
+
 describe("kina.sim.oci", function()
   it("round-trips references, platforms and real digests", function()
     local images = {
@@ -89,12 +98,13 @@ describe("kina.sim.oci", function()
     assert.equal("not_tar", kind)
   end)
 
-  it("rejects an empty stream and a tar without index.json", function()
+  it("rejects an empty stream and a tar that is neither an OCI layout nor a docker save", function()
     local empty = io.tmpfile()
     local images, err, kind = oci.read(empty)
     assert.is_nil(images)
+    -- containerd core/images/archive/importer.go: no oci-layout and no manifest.json
     assert.equal("unrecognized image format", err)
-    assert.equal("not_oci", kind)
+    assert.equal("not_archive", kind)
     local dir = os.tmpname(); os.remove(dir)
     os.execute("mkdir -p " .. dir .. " && echo hi > " .. dir .. "/hello.txt && tar -cf " .. dir .. "/plain.tar -C " .. dir .. " hello.txt")
     local f = assert(io.open(dir .. "/plain.tar", "rb"))
@@ -102,7 +112,7 @@ describe("kina.sim.oci", function()
     f:close()
     os.execute("rm -rf " .. dir)
     assert.is_nil(images)
-    assert.equal("not_oci", kind)
+    assert.equal("not_archive", kind)
   end)
 
   it("reports a truncated archive and a missing blob", function()
@@ -132,6 +142,64 @@ describe("kina.sim.oci", function()
     assert.is_nil(images)
     assert.equal("missing_blob", kind)
     assert.matches("^content digest sha256:%x+: not found$", err)
+  end)
+
+  it("reads a docker save archive as containerd's importer does", function()
+    local bytes, d = archives.docker_save("oracle-docker:v1", "linux/arm64")
+    local archive = assert(oci.read_archive(file_of(bytes)))
+    assert.equal("docker", archive.format)
+    local m = archive.index.manifests
+    assert.equal(1, #m)
+    -- one descriptor per RepoTag: the normalised name, and the tag as the OCI ref name
+    assert.same({ ["io.containerd.image.name"] = "docker.io/library/oracle-docker:v1",
+      ["org.opencontainers.image.ref.name"] = "v1" }, m[1].annotations)
+    assert.equal("application/vnd.docker.distribution.manifest.v2+json", m[1].mediaType)
+    assert.same({ os = "linux", architecture = "arm64" }, m[1].platform)
+    -- the made manifest: Go's encoding/json of the importer's struct, named by its sha256
+    local body = archive.blobs[m[1].digest].body
+    assert.equal("sha256:" .. digest.sha256(body), m[1].digest)
+    assert.equal(('{"schemaVersion":2,"mediaType":"application/vnd.docker.distribution.manifest.v2+json",'
+      .. '"config":{"mediaType":"application/vnd.docker.container.image.v1+json","digest":"%s","size":%d},'
+      .. '"layers":[{"mediaType":"application/vnd.docker.image.rootfs.diff.tar","digest":"%s","size":%d}]}')
+      :format(d.config_digest, archive.blobs[d.config_digest].size, d.layer_digest, archive.blobs[d.layer_digest].size), body)
+    local images = assert(oci.read(file_of(bytes)))
+    assert.equal("docker.io/library/oracle-docker:v1", images[1].reference)
+    assert.equal(d.config_digest, images[1].config_digest)
+  end)
+
+  it("keeps a tag-only OCI layout's name as it is and names blobs by their bytes", function()
+    local bytes = archives.oci_layout("v1", "linux/arm64")
+    local images, archive = oci.read(file_of(bytes))
+    assert.equal("oci", archive.format)
+    assert.equal("v1", images[1].reference)
+    assert.same({ ["org.opencontainers.image.ref.name"] = "v1" }, archive.index.manifests[1].annotations)
+    for d, b in pairs(archive.blobs) do
+      if b.body then assert.equal(d, "sha256:" .. digest.sha256(b.body)) end
+    end
+  end)
+
+  it("reads a multi-platform index holding one platform's blobs, which only a full walk finds incomplete", function()
+    local bytes, d = archives.multi_platform("docker.io/library/oracle-multi:v1", "linux/arm64", "linux/amd64")
+    local archive = assert(oci.read_archive(file_of(bytes)))
+    local kids = assert(oci.children(archive, archive.index.manifests[1]))
+    assert.equal(2, #kids)
+    local missing
+    for _, k in ipairs(kids) do if k.platform.architecture == "amd64" then missing = k end end
+    local none, err = oci.children(archive, missing)
+    assert.is_nil(none)
+    assert.equal("content digest " .. d.missing_manifest .. ": not found", err)
+    local images, rerr, kind = oci.read(file_of(bytes))
+    assert.is_nil(images)
+    assert.equal("missing_blob", kind)
+    assert.equal("content digest " .. d.missing_manifest .. ": not found", rerr)
+  end)
+
+  it("normalises references as distribution/reference does", function()
+    assert.equal("docker.io/library/alpine:latest", oci.normalize_reference("alpine"))
+    assert.equal("docker.io/library/alpine:3.20", oci.normalize_reference("alpine:3.20"))
+    assert.equal("docker.io/team/app:1", oci.normalize_reference("team/app:1"))
+    assert.equal("localhost:5000/app:latest", oci.normalize_reference("localhost:5000/app"))
+    assert.equal("example.com/a/b@sha256:00", oci.normalize_reference("example.com/a/b@sha256:00"))
   end)
 
   it("validates its arguments", function()

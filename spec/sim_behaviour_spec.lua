@@ -265,3 +265,62 @@ describe("container simulator: state, IPs, faults, log", function()
     assert.are.equal(64, sim.with({ KINA_SIM_VERSION = "0.9.0" })("system", "status", "--format", "json").code)
   end)
 end)
+
+describe("container simulator: a kindest/node as the kind release that built it", function()
+  local sim
+  after_each(function() if sim then sim.cleanup() end end)
+  local FLAGS = { "--cap-add", "ALL", "--masked-path", "NONE", "--read-only-path", "NONE" }
+
+  local function run_node(name, ...)
+    local args = { "run", "-d", "--name", name }
+    for _, f in ipairs(FLAGS) do args[#args + 1] = f end
+    for _, a in ipairs({ ... }) do args[#args + 1] = a end
+    args[#args + 1] = "kindest/node:v1.35.5"
+    return sim.run(table.unpack(args))
+  end
+
+  it("boots kind's entrypoint and the base's systemd, with the base's containerd (KINA_SIM_NODE_BASE)", function()
+    sim = S.sim({ KINA_SIM_BOOT_DELAY = "0", KINA_SIM_NODE_BASE = "v0.31" })
+    assert.are.equal(0, run_node("kind-control-plane").code)
+    local v = sim.run("exec", "kind-control-plane", "containerd", "--version")
+    assert.are.equal("containerd github.com/containerd/containerd/v2 v2.2.0 1c4457e00facac03ce1d75f7b6777a7a851e5c41\n", v.out)
+    local logs = sim.run("logs", "kind-control-plane").out
+    assert.is_truthy(logs:find("INFO: detected IPv4 address: 192.168.64.2\n", 1, true))
+    assert.is_truthy(logs:find("\nsystemd 252.39-1~deb12u1 running in system mode (", 1, true))
+    assert.is_truthy(logs:find("\nWelcome to Debian GNU/Linux 12 (bookworm)!\n", 1, true))
+    assert.is_truthy(logs:find("Reached target multi-user.target - Multi-User System.", 1, true))
+    -- the default for kina's image (no KINA_SIM_NODE_BASE) is kind v0.32's base
+    local v32 = sim.with({ KINA_SIM_NODE_BASE = "" })
+    assert.are.equal(0, v32("run", "-d", "--name", "other", "--cap-add", "ALL", "kindest/node:v1.35.5").code)
+    assert.is_truthy(v32("exec", "other", "containerd", "--version").out:find(" v2.3.1 ", 1, true))
+  end)
+
+  it("refuses an unknown KINA_SIM_NODE_BASE when the node is created", function()
+    sim = S.sim({ KINA_SIM_BOOT_DELAY = "0", KINA_SIM_NODE_BASE = "v0.99" })
+    local r = run_node("kind-control-plane")
+    assert.are.equal(1, r.code)
+    assert.is_truthy(r.err:find('KINA_SIM_NODE_BASE must be one of v0.26, v0.30, v0.31, v0.32, main, got "v0.99"', 1, true))
+    assert.are.equal("", sim.run("ls", "-a", "-q").out)
+  end)
+
+  it("moves the node to the address of its new start, as kind's entrypoint does", function()
+    sim = S.sim({ KINA_SIM_BOOT_DELAY = "0" })
+    assert.are.equal(0, run_node("kind-control-plane").code)
+    assert.are.equal(0, run_node("kind-worker").code) -- takes .3
+    assert.are.equal("192.168.64.2", sim.run("exec", "kind-control-plane", "cat", "/kind/old-ipv4").out)
+    sim.run("stop", "kind-control-plane")
+    assert.are.equal(0, sim.run("start", "kind-control-plane").code)
+    local logs = sim.run("logs", "kind-control-plane").out
+    assert.is_truthy(logs:find("INFO: detected IPv4 address: 192.168.64.4\nINFO: detected old IPv4 address: 192.168.64.2\n", 1, true), logs)
+    assert.are.equal("192.168.64.4", sim.run("exec", "kind-control-plane", "cat", "/kind/old-ipv4").out)
+    assert.are.equal("127.0.0.1 localhost\n192.168.64.4 kind-control-plane\n", sim.run("exec", "kind-control-plane", "cat", "/etc/hosts").out)
+  end)
+
+  it("takes the snapshotter from KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER in the container's environment", function()
+    sim = S.sim({ KINA_SIM_BOOT_DELAY = "0" })
+    assert.are.equal(0, run_node("n1", "-e", "KIND_EXPERIMENTAL_CONTAINERD_SNAPSHOTTER=native").code)
+    assert.is_truthy(sim.run("logs", "n1").out:find('INFO: changing snapshotter from "overlayfs" to "native"\n', 1, true))
+    local dump = sim.run("exec", "n1", "containerd", "config", "dump").out
+    assert.is_truthy(dump:find("\n    snapshotter = 'native'\n", 1, true))
+  end)
+end)

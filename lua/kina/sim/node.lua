@@ -3,19 +3,26 @@
 -- plain Linux userland with the basic commands.
 --
 -- API (called by the simulator CLI, lua/kina/sim/main.lua):
---   node.is_node_image(ref)                → bool
---   node.init_rootfs(rootfs_dir, record)   populate a fresh node filesystem
---   node.boot_complete_at(record [, env])  → unix time the boot finishes
---   node.boot_log(record, now [, env])     → array of console lines visible at `now`
---   node.vm_boot_log(record, now, version) → array of kernel/vminitd lines (`logs --boot`)
---   node.kernel_release(version)           → "6.18.15" …
---   node.exec(ctx, argv, io)               → exit code
+--   node.is_node_image(ref)                       → bool
+--   node.init_rootfs(rootfs_dir, record [, env])  populate a fresh node filesystem: the files of
+--                                                 the kind release that built the image
+--                                                 (kina.sim.node.release; env: KINA_SIM_NODE_BASE)
+--   node.boot_complete_at(record [, env])         → unix time the boot finishes
+--   node.boot_log(record, now [, env [, ctx]])    → array of console lines visible at `now`
+--   node.boot_failed(record [, env [, ctx]])      → true when this start's entrypoint exited
+--   node.vm_boot_log(record, now, version)        → array of kernel/vminitd lines (`logs --boot`)
+--   node.kernel_release(version)                  → "6.18.15" …
+--   node.exec(ctx, argv, io)                      → exit code
 --
 -- State lives in the rootfs (see kina.sim.node.rootfs), so it survives between simulator
--- processes; cross-node updates (joins) take ctx.lock.
+-- processes; cross-node updates (joins) take ctx.lock. Every start of a kindest/node boots
+-- once, when something first looks at it (kina.sim.node.entrypoint): Apple's runtime files,
+-- kind's entrypoint, systemd, containerd (kina.sim.node.containerd).
 local uv = require("luv")
 local rootfs = require("kina.sim.node.rootfs")
 local shell = require("kina.sim.node.shell")
+local release = require("kina.sim.node.release")
+local files = require("kina.sim.node.files")
 
 local M = {}
 
@@ -75,67 +82,58 @@ function M.boot_complete_at(record, env)
   return (record.started or 0) + ms / 1000
 end
 
--- The console of a kindest/node: the entrypoint's INFO lines, then systemd (Debian 12,
--- systemd 252, no colours without a tty).  Each line carries its share of the boot delay.
-local function boot_lines(record, kernel)
-  local ip = record.ip or "192.168.64.2"
-  local mode = kernel == "6.12.28" and "legacy" or "nft"
-  return {
-    { 0.00, "INFO: ensuring we can execute mount/umount even with userns-remap" },
-    { 0.02, "INFO: remounting /sys read-only" },
-    { 0.04, "INFO: making mounts shared" },
-    { 0.06, "INFO: detected cgroup v2" },
-    { 0.08, "INFO: clearing and regenerating /etc/machine-id" },
-    { 0.09, "Initializing machine ID from random generator." },
-    { 0.10, "INFO: faking /sys/class/dmi/id/product_name to be \"kind\"" },
-    { 0.11, "INFO: faking /sys/class/dmi/id/product_uuid to be random" },
-    { 0.12, "INFO: faking /sys/devices/virtual/dmi/id/product_uuid as well" },
-    { 0.14, "INFO: setting iptables to detected mode: " .. mode },
-    { 0.16, "INFO: detected IPv4 address: " .. ip },
-    { 0.20, "systemd 252.39-1~deb12u1 running in system mode (+PAM +AUDIT +SELINUX +APPARMOR +IMA +SMACK +SECCOMP +GCRYPT -GNUTLS +OPENSSL +ACL +BLKID +CURL +ELFUTILS +FIDO2 +IDN2 -IDN +IPTC +KMOD +LIBCRYPTSETUP +LIBFDISK +PCRE2 -PWQUALITY +P11KIT +QRENCODE +TPM2 +BZIP2 +LZ4 +XZ +ZLIB +ZSTD -BPF_FRAMEWORK -XKBCOMMON +UTMP +SYSVINIT default-hierarchy=unified)" },
-    { 0.22, "Detected virtualization docker." },
-    { 0.23, "Detected architecture arm64." },
-    { 0.25, "" },
-    { 0.26, "Welcome to Debian GNU/Linux 12 (bookworm)!" },
-    { 0.27, "" },
-    { 0.30, "Queued start job for default target graphical.target." },
-    { 0.35, "[  OK  ] Created slice kubelet.slice - slice used to run Kubernetes / Kubelet." },
-    { 0.38, "[  OK  ] Created slice system-modprobe.slice - Slice /system/modprobe." },
-    { 0.40, "[  OK  ] Started systemd-ask-password-console.path - Dispatch Password Requests to Console Directory Watch." },
-    { 0.45, "[  OK  ] Reached target local-fs.target - Local File Systems." },
-    { 0.50, "[  OK  ] Reached target network.target - Network." },
-    { 0.55, "[  OK  ] Reached target paths.target - Path Units." },
-    { 0.60, "[  OK  ] Reached target slices.target - Slice Units." },
-    { 0.65, "[  OK  ] Reached target swap.target - Swaps." },
-    { 0.70, "         Starting systemd-journald.service - Journal Service..." },
-    { 0.72, "[  OK  ] Started systemd-journald.service - Journal Service." },
-    { 0.75, "[  OK  ] Reached target sysinit.target - System Initialization." },
-    { 0.80, "[  OK  ] Reached target timers.target - Timer Units." },
-    { 0.82, "[  OK  ] Reached target basic.target - Basic System." },
-    { 0.85, "         Starting containerd.service - containerd container runtime..." },
-    { 0.90, "[  OK  ] Started kubelet.service - kubelet: The Kubernetes Node Agent." },
-    { 0.95, "[  OK  ] Started containerd.service - containerd container runtime." },
-    { 1.00, "[  OK  ] Reached target multi-user.target - Multi-User System." },
-    { 1.00, "[  OK  ] Reached target graphical.target - Graphical Interface." },
-    { 1.00, "         Starting systemd-update-utmp-runlevel.service - Record Runlevel Change in UTMP..." },
-    { 1.00, "[  OK  ] Finished systemd-update-utmp-runlevel.service - Record Runlevel Change in UTMP." },
-  }
+-- The console of a kindest/node (the init process's output, `container logs`): what
+-- kina.sim.node.entrypoint recorded for this boot — the entrypoint's lines spread over the
+-- first fifth of the boot delay, systemd's over the rest; kind waits for "Reached target
+-- .*Multi-User System.*", which appears exactly at boot_complete_at.
+local function console_lines(n)
+  local rt = n:runtime()
+  local c = rt.console or { lines = {}, systemd = false }
+  local lines, out = c.lines, {}
+  local first_systemd = #lines + 1
+  for i, l in ipairs(lines) do if l:match("^systemd %d") then first_systemd = i; break end end
+  local entry_n, sys_n = first_systemd - 1, #lines - first_systemd + 1
+  for i, l in ipairs(lines) do
+    local at
+    if i < first_systemd then at = 0.2 * (i - 1) / math.max(entry_n, 1)
+    else at = 0.2 + 0.8 * (i - first_systemd) / math.max(sys_n - 1, 1) end
+    if l:match("Reached target multi%-user%.target") then at = 1.0 end
+    if out[#out] and at < out[#out][1] then at = out[#out][1] end -- the console is in order
+    out[#out + 1] = { at, l }
+  end
+  return out
 end
 
 --- Console lines of a kindest/node container visible at time `now` (empty for other images).
--- kind waits for "Reached target .*Multi-User System.*"; it appears exactly at boot_complete_at.
--- @tparam table record container record {image, started, ip, version?}
+-- Reading them runs the boot of the container's current start if nothing else did yet.
+-- @tparam table record container record {image, rootfs, started, ip, id, version?}
 -- @tparam number now unix time
 -- @param[opt] env getenv function or table (KINA_SIM_BOOT_DELAY)
-function M.boot_log(record, now, env)
+-- @param[opt] ctx the command context (locks, other containers); a bare one is made otherwise
+function M.boot_log(record, now, env, ctx)
   if not M.is_node_image(record.image) then return {} end
+  if type(record.rootfs) ~= "string" then error("node.boot_log: record.rootfs must be a string", 2) end
+  ctx = ctx or { container = record, env = getenv_fn(env), version = record.version }
+  local n = M.context(ctx, record)
   local started = record.started or 0
-  local total = M.boot_complete_at(record, env) - started
+  local total = M.boot_complete_at(record, env or ctx.env) - started
   local out = {}
-  for _, l in ipairs(boot_lines(record, record.kernel or M.kernel_release(record.version))) do
+  for _, l in ipairs(console_lines(n)) do
     if now >= started + l[1] * total then out[#out + 1] = l[2] end
   end
+  n:save_runtime()
   return out
+end
+
+--- Did the boot of the container's current start end in the entrypoint exiting (its init
+-- gone)? Runs the boot if nothing did yet.
+function M.boot_failed(record, env, ctx)
+  if not M.is_node_image(record.image) or type(record.rootfs) ~= "string" then return false end
+  ctx = ctx or { container = record, env = getenv_fn(env), version = record.version }
+  local n = M.context(ctx, record)
+  local failed = n:runtime().boot_failed == true
+  n:save_runtime()
+  return failed
 end
 
 --- The VM console (`container logs --boot`): kernel and vminitd lines, then the init
@@ -151,173 +149,7 @@ function M.vm_boot_log(record, now, version)
   return out
 end
 
--- Files a kindest/node image carries that the simulated commands read.
-local KINDNET = [[
-# kindnetd networking manifest
-# would you kindly template this file
-# would you kindly patch this file
----
-kind: ClusterRole
-apiVersion: rbac.authorization.k8s.io/v1
-metadata:
-  name: kindnet
-rules:
-  - apiGroups: [""]
-    resources: ["nodes"]
-    verbs: ["list", "watch", "patch"]
-  - apiGroups: [""]
-    resources: ["configmaps"]
-    verbs: ["get"]
----
-kind: ClusterRoleBinding
-apiVersion: rbac.authorization.k8s.io/v1
-metadata:
-  name: kindnet
-roleRef:
-  apiGroup: rbac.authorization.k8s.io
-  kind: ClusterRole
-  name: kindnet
-subjects:
-  - kind: ServiceAccount
-    name: kindnet
-    namespace: kube-system
----
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: kindnet
-  namespace: kube-system
----
-apiVersion: apps/v1
-kind: DaemonSet
-metadata:
-  name: kindnet
-  namespace: kube-system
-  labels:
-    tier: node
-    app: kindnet
-    k8s-app: kindnet
-spec:
-  selector:
-    matchLabels:
-      app: kindnet
-  template:
-    metadata:
-      labels:
-        tier: node
-        app: kindnet
-        k8s-app: kindnet
-    spec:
-      hostNetwork: true
-      tolerations:
-        - operator: Exists
-      serviceAccountName: kindnet
-      containers:
-        - name: kindnet-cni
-          image: docker.io/kindest/kindnetd:v20260528-9350166c
-          env:
-            - name: HOST_IP
-              valueFrom:
-                fieldRef:
-                  fieldPath: status.hostIP
-            - name: POD_IP
-              valueFrom:
-                fieldRef:
-                  fieldPath: status.podIP
-            - name: POD_SUBNET
-              value: {{ .PodSubnet }}
-          volumeMounts:
-            - name: cni-cfg
-              mountPath: /etc/cni/net.d
-          resources:
-            requests:
-              cpu: "100m"
-              memory: "50Mi"
-            limits:
-              cpu: "100m"
-              memory: "50Mi"
-          securityContext:
-            privileged: false
-            capabilities:
-              add: ["NET_RAW", "NET_ADMIN"]
-      volumes:
-        - name: cni-cfg
-          hostPath:
-            path: /etc/cni/net.d
-            type: DirectoryOrCreate
-]]
-
-local STORAGE = [[
-apiVersion: v1
-kind: Namespace
-metadata:
-  name: local-path-storage
----
-apiVersion: v1
-kind: ServiceAccount
-metadata:
-  name: local-path-provisioner-service-account
-  namespace: local-path-storage
----
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: local-path-provisioner
-  namespace: local-path-storage
-spec:
-  replicas: 1
-  selector:
-    matchLabels:
-      app: local-path-provisioner
-  template:
-    metadata:
-      labels:
-        app: local-path-provisioner
-    spec:
-      serviceAccountName: local-path-provisioner-service-account
-      containers:
-        - name: local-path-provisioner
-          image: docker.io/kindest/local-path-provisioner:v20260213-ea8e5717
-          command: ["local-path-provisioner", "--debug", "start", "--helper-image", "docker.io/kindest/local-path-helper:v20260131-7181c60a", "--config", "/etc/config/config.json"]
----
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata:
-  name: standard
-  namespace: kube-system
-  annotations:
-    storageclass.kubernetes.io/is-default-class: "true"
-provisioner: rancher.io/local-path
-volumeBindingMode: WaitForFirstConsumer
-reclaimPolicy: Delete
-]]
-
-local CONTAINERD_CONFIG = [[
-# explicitly use v3 config format
-version = 3
-
-imports = ["/etc/containerd/conf.d/*.toml"]
-
-[plugins.'io.containerd.cri.v1.images']
-  snapshotter = "overlayfs"
-
-[plugins.'io.containerd.cri.v1.images'.pinned_images]
-  sandbox = "registry.k8s.io/pause:3.10.1"
-
-[plugins.'io.containerd.cri.v1.runtime'.containerd]
-  default_runtime_name = "runc"
-
-[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc]
-  runtime_type = "io.containerd.runc.v2"
-  base_runtime_spec = "/etc/containerd/cri-base.json"
-
-[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.runc.options]
-  SystemdCgroup = true
-
-[plugins.'io.containerd.cri.v1.runtime'.containerd.runtimes.test-handler]
-  runtime_type = "io.containerd.runc.v2"
-]]
-
+-- /etc/os-release of a plain (non-node) image: a Debian-like tree.
 local OS_RELEASE = [[
 PRETTY_NAME="Debian GNU/Linux 12 (bookworm)"
 NAME="Debian GNU/Linux"
@@ -330,78 +162,34 @@ SUPPORT_URL="https://www.debian.org/support"
 BUG_REPORT_URL="https://bugs.debian.org/"
 ]]
 
-local UNITS = {
-  ["/etc/systemd/system/kubelet.service"] = [[
-[Unit]
-Description=kubelet: The Kubernetes Node Agent
-Documentation=http://kubernetes.io/docs/
-ConditionPathExists=/var/lib/kubelet/config.yaml
-
-[Service]
-ExecStart=/usr/bin/kubelet
-Restart=always
-StartLimitInterval=0
-RestartSec=1s
-CPUAccounting=true
-MemoryAccounting=true
-Slice=kubelet.slice
-KillMode=process
-
-[Install]
-WantedBy=multi-user.target
-]],
-  ["/etc/systemd/system/containerd.service"] = [[
-[Unit]
-Description=containerd container runtime
-Documentation=https://containerd.io
-After=network.target local-fs.target
-
-[Service]
-ExecStartPre=-/sbin/modprobe overlay
-ExecStart=/usr/local/bin/containerd
-Restart=always
-RestartSec=5
-Delegate=yes
-KillMode=process
-OOMScoreAdjust=-999
-LimitNOFILE=1048576
-LimitNPROC=infinity
-LimitCORE=infinity
-
-[Install]
-WantedBy=multi-user.target
-]],
-}
-
--- Executables of a kindest/node image (the node tools exist only where these files do).
+-- Executables of a kindest/node image, where the image has them (kina.sim.node.files; the
+-- node tools exist only where these files do).
 M.NODE_TOOLS = {
   kubeadm = "/usr/bin/kubeadm", kubectl = "/usr/bin/kubectl", kubelet = "/usr/bin/kubelet",
   ctr = "/usr/local/bin/ctr", crictl = "/usr/local/bin/crictl", containerd = "/usr/local/bin/containerd",
   systemctl = "/usr/bin/systemctl", journalctl = "/usr/bin/journalctl",
   iptables = "/usr/sbin/iptables", ["iptables-nft"] = "/usr/sbin/iptables-nft",
   ["iptables-legacy"] = "/usr/sbin/iptables-legacy", ["ip6tables"] = "/usr/sbin/ip6tables",
+  ["ip6tables-nft"] = "/usr/sbin/ip6tables-nft", ["ip6tables-legacy"] = "/usr/sbin/ip6tables-legacy",
   bash = "/usr/bin/bash", pgrep = "/usr/bin/pgrep", entrypoint = "/usr/local/bin/entrypoint",
 }
 
--- Images preloaded in a kindest/node (what `crictl images` lists on a fresh node).
-local function preloaded_images(k8s)
-  return {
-    "registry.k8s.io/kube-apiserver:" .. k8s, "registry.k8s.io/kube-controller-manager:" .. k8s,
-    "registry.k8s.io/kube-scheduler:" .. k8s, "registry.k8s.io/kube-proxy:" .. k8s,
-    "registry.k8s.io/etcd:3.6.6-0", "registry.k8s.io/coredns/coredns:v1.13.1",
-    "registry.k8s.io/pause:3.10.1", "docker.io/kindest/kindnetd:v20260528-9350166c",
-    "docker.io/kindest/local-path-provisioner:v20260213-ea8e5717",
-    "docker.io/kindest/local-path-helper:v20260131-7181c60a",
-  }
+--- Images preloaded in a kindest/node of `release` at Kubernetes `k8s` (kina.sim.node.files).
+function M.preloaded_images(release_or_k8s, k8s)
+  if type(release_or_k8s) == "string" then
+    return files.preloaded_images(release.RELEASES[release.for_kubernetes(release_or_k8s)], release_or_k8s)
+  end
+  return files.preloaded_images(release_or_k8s, k8s)
 end
-M.preloaded_images = preloaded_images
 
 --- Populate a fresh node filesystem at `root` for `record.image`.
--- kindest/node images get /kind/*, containerd config, systemd units, os-release and the
--- node tools; other images get a minimal Debian-like tree.
+-- kindest/node images get the files of the kind release that built them (kina.sim.node.release,
+-- KINA_SIM_NODE_BASE read through `env`), the node tools and the preloaded images; other
+-- images get a minimal Debian-like tree.
+-- @param[opt] env getenv function or table (default os.getenv)
 -- @treturn true
 -- @return[2] nil, message
-function M.init_rootfs(root, record)
+function M.init_rootfs(root, record, env)
   if type(root) ~= "string" or root:sub(1, 1) ~= "/" then error("node.init_rootfs: rootfs_dir must be an absolute path", 2) end
   if type(record) ~= "table" then error("node.init_rootfs: record must be a table", 2) end
   local ok, err = rootfs.mkdir_p("", root) -- the rootfs directory itself, parents included
@@ -414,38 +202,39 @@ function M.init_rootfs(root, record)
     rootfs.write(root, "/etc/os-release", OS_RELEASE)
     return true
   end
-  local files = {
-    ["/kind/version"] = k8s_version_of(record.image) .. "\n",
-    ["/kind/manifests/default-cni.yaml"] = KINDNET,
-    ["/kind/manifests/default-storage.yaml"] = STORAGE,
-    ["/etc/containerd/config.toml"] = CONTAINERD_CONFIG,
-    ["/etc/containerd/cri-base.json"] = '{"ociVersion":"1.2.1","process":{"user":{"uid":0,"gid":0},"cwd":"/"}}\n',
-    ["/etc/os-release"] = OS_RELEASE,
-    ["/etc/crictl.yaml"] = "runtime-endpoint: unix:///run/containerd/containerd.sock\n",
-    ["/etc/default/kubelet"] = "KUBELET_EXTRA_ARGS=--runtime-cgroups=/system.slice/containerd.service\n",
-  }
-  for path, body in pairs(UNITS) do files[path] = body end
-  -- what the image's package installs left in /var/log
-  files["/var/log/dpkg.log"] = "2026-05-28 09:41:02 startup archives unpack\n2026-05-28 09:41:03 install tar:arm64 <none> 1.34+dfsg-1.2+deb12u1\n"
-  files["/var/log/alternatives.log"] = "update-alternatives 2026-05-28 09:41:20: run with --set iptables /usr/sbin/iptables-nft\n"
-  for _, path in pairs(M.NODE_TOOLS) do files[path] = "#!/bin/sh\n# kina-sim placeholder executable\n" end
-  for _, d in ipairs({ "/kind/manifests", "/etc/containerd/conf.d", "/etc/systemd/system", "/etc/default",
-    "/etc/kubernetes/manifests", "/var/lib/kubelet", "/var/lib/containerd", "/etc/cni/net.d", "/var/log/containers",
-    "/var/log/pods", rootfs.STATE_DIR }) do
-    rootfs.mkdir_p(root, d)
-  end
-  for path, body in pairs(files) do
-    ok, err = rootfs.write(root, path, body)
+  local rel, rerr = release.for_image(record.image, getenv_fn(env))
+  if not rel then return nil, rerr end
+  local k8s = k8s_version_of(record.image)
+  local image_files = files.image_files(rel, k8s)
+  for _, d in ipairs(files.DIRS) do rootfs.mkdir_p(root, d) end
+  rootfs.mkdir_p(root, rootfs.STATE_DIR)
+  for path, f in pairs(image_files) do
+    rootfs.mkdir_p(root, path:match("^(.*)/[^/]*$"))
+    ok, err = rootfs.write(root, path, f.body)
     if not ok then return nil, err end
+    require("luv").fs_chmod(rootfs.host(root, path), f.mode)
   end
+  -- the host-side tool names the node lookups need (iptables alternatives, the basics)
+  for _, path in pairs(M.NODE_TOOLS) do
+    if not image_files[path] then rootfs.write(root, path, "#!/bin/sh\n# kina-sim placeholder executable\n") end
+  end
+  rootfs.save_json(root, rootfs.STATE_DIR .. "/image.json", { release = rel.name, kubernetes = k8s })
   local images = {}
   local digest = require("kina.core.digest")
-  for _, ref in ipairs(preloaded_images(k8s_version_of(record.image))) do
-    images[#images + 1] = {
+  for _, ref in ipairs(files.preloaded_images(rel, k8s)) do
+    local id = "sha256:" .. digest.sha256("config " .. ref)
+    local entry = {
       name = ref, namespace = "k8s.io", digest = "sha256:" .. digest.sha256("manifest " .. ref),
-      id = "sha256:" .. digest.sha256("config " .. ref), size = 1000000 + (#ref * 7919) % 5000000,
-      platform = "linux/arm64",
+      media_type = "application/vnd.oci.image.index.v1+json", id = id,
+      size = 1000000 + (#ref * 7919) % 5000000, platform = "linux/arm64/v8", unpacked = {},
+      -- kind's node build imports its own images with this label (imageimporter.go LoadCommand)
+      labels = { ["io.cri-containerd.pinned"] = "pinned" },
     }
+    images[#images + 1] = entry
+    local idrec = {}
+    for k, v in pairs(entry) do idrec[k] = v end
+    idrec.name, idrec.labels = id, { ["io.cri-containerd.image"] = "managed", ["io.cri-containerd.pinned"] = "pinned" }
+    images[#images + 1] = idrec
   end
   rootfs.save_json(root, rootfs.STATE_DIR .. "/images.json", { images = images })
   return true
@@ -463,39 +252,74 @@ function Node:now()
   local s, us = uv.gettimeofday()
   return s + us / 1e6
 end
-function Node:booted() return self:now() >= M.boot_complete_at(self.rec, self.ctx.env) end
+function Node:booted()
+  if self:now() < M.boot_complete_at(self.rec, self.ctx.env) then return false end
+  return not self:runtime().boot_failed
+end
 function Node:out(s) self.io.stdout:write(s) end
 function Node:err(s) self.io.stderr:write(s) end
 function Node:path(p) return rootfs.normalize(p, self.cwd) end
 function Node:read(p) return rootfs.read(self.root, self:path(p)) end
+
+--- The runtime (per-boot) record; the first use in a new boot runs the boot itself
+-- (kina.sim.node.entrypoint), once, under the node's boot lock.
 function Node:runtime()
-  if not self._runtime then self._runtime = rootfs.load_runtime(self.root, self.rec) end
+  if self._runtime then return self._runtime end
+  local rt = rootfs.load_runtime(self.root, self.rec)
+  if rt.console or not M.is_node_image(self.rec.image) then
+    self._runtime = rt
+    return rt
+  end
+  local lock = self.ctx.lock and self.ctx.lock("boot-" .. tostring(self.rec.id))
+  local ok, err = pcall(function()
+    rt = rootfs.load_runtime(self.root, self.rec) -- another process may have booted it meanwhile
+    self._runtime = rt
+    if not rt.console then
+      require("kina.sim.node.entrypoint").boot(self)
+      rootfs.save_runtime(self.root, rt)
+    end
+  end)
+  if lock and lock.unlock then lock:unlock() end
+  if not ok then error(err, 0) end
   return self._runtime
 end
 function Node:save_runtime() if self._runtime then rootfs.save_runtime(self.root, self._runtime) end end
 function Node:state(name, default) return rootfs.load_json(self.root, rootfs.STATE_DIR .. "/" .. name .. ".json", default) end
 function Node:save_state(name, v) return rootfs.save_json(self.root, rootfs.STATE_DIR .. "/" .. name .. ".json", v) end
-function Node:hostname() return self.rec.hostname or self.rec.id end
+-- Apple's runtime: the guest hostname is the container ID up to its first "." (RuntimeService.swift)
+function Node:hostname() return ((self.rec.hostname or self.rec.id or ""):match("^[^.]*")) end
 function Node:k8s_version()
   local v = rootfs.read(self.root, "/kind/version")
   return v and v:match("^%s*(%S+)") or M.DEFAULT_K8S_VERSION
 end
+--- The kind release whose base this node's image carries (kina.sim.node.release).
+function Node:release()
+  if not self._release then
+    local info = rootfs.load_json(self.root, rootfs.STATE_DIR .. "/image.json", {})
+    self._release = release.get(type(info) == "table" and info.release or nil)
+  end
+  return self._release
+end
 function Node:ready_delay() return delay_ms(self.ctx.env, "KINA_SIM_READY_DELAY", M.DEFAULT_READY_DELAY_MS) / 1000 end
-function Node:journal(unit, msg, t)
+--- Append a journal entry; `proc` names the process that logged it (default systemd[1]).
+function Node:journal(unit, msg, t, proc)
   local rt = self:runtime()
-  rt.journal[#rt.journal + 1] = { t = t or self:now(), unit = unit, msg = msg }
+  rt.journal[#rt.journal + 1] = { t = t or self:now(), unit = unit, msg = msg, proc = proc }
 end
 function Node:version() return self.ctx.version or "1.2.2" end
 
 function Node:service_state(unit)
   unit = unit:gsub("%.service$", "")
+  if unit == "containerd" and M.is_node_image(self.rec.image) then
+    return require("kina.sim.node.containerd").state(self)
+  end
   local rt = self:runtime()
   local explicit = rt.services[unit]
   if explicit then return explicit end
-  if unit == "containerd" then return self:booted() and "active" or "activating" end
   if unit == "kubelet" then
     if not self:booted() then return "inactive" end
-    return rootfs.is_file(self.root, "/var/lib/kubelet/config.yaml") and "active" or "activating"
+    -- kubelet.service: ConditionPathExists=/var/lib/kubelet/config.yaml, checked at boot
+    return rt.kubelet_at_boot and "active" or "inactive"
   end
   return nil
 end
@@ -938,6 +762,17 @@ function M.exec_missing_error(ctx, executable, process_id)
   return "Error: " .. msg
 end
 
+--- A command context (Node) for container `rec` under `ctx`, with output discarded: for work
+-- done outside `exec` (reading the boot log).
+function M.context(ctx, rec)
+  local sink = { write = function() return true end }
+  local env = { PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME = "/root", container = "docker" }
+  local n = setmetatable({ ctx = ctx, rec = rec, root = rec.rootfs, env = env, cwd = "/", node = M,
+    io = { stdout = sink, stderr = sink } }, Node)
+  env.__proc_sys_writer = function(path) return commands.__proc_sys_writer(n, path) end
+  return n
+end
+
 --- Run `argv` inside the container `ctx.container` as `container exec` would.
 -- @tparam table ctx see the module header (container, version, env, lock, find_by_ip, …);
 --   ctx.now() (optional) overrides the clock
@@ -950,7 +785,7 @@ function M.exec(ctx, argv, io)
   if type(io) ~= "table" or not io.stdout or not io.stderr then error("node.exec: io needs stdout and stderr", 2) end
   local rec = ctx.container
   if type(rec.rootfs) ~= "string" then error("node.exec: ctx.container.rootfs must be a string", 2) end
-  local env = { PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME = "/root", HOSTNAME = rec.hostname or rec.id }
+  local env = { PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", HOME = "/root", HOSTNAME = ((rec.hostname or rec.id or ""):match("^[^.]*")) }
   if M.is_node_image(rec.image) then env.container = "docker" end
   for k, v in pairs(rec.env or {}) do env[k] = v end
   for k, v in pairs(io.env or {}) do env[k] = v end
@@ -959,6 +794,8 @@ function M.exec(ctx, argv, io)
     io = { stdin = io.stdin, stdout = io.stdout, stderr = io.stderr }, tty = io.tty,
   }, Node)
   env.__proc_sys_writer = function(path) return commands.__proc_sys_writer(n, path) end
+  -- the boot of this start (runtime files, the entrypoint) has happened before anything runs
+  if M.is_node_image(rec.image) then n:runtime() end
   local impl = M.lookup(n, argv[1])
   if not impl then
     io.stderr:write(M.exec_missing_error(ctx, argv[1]) .. "\n")

@@ -28,11 +28,6 @@ M.MEDIA_MANIFEST = "application/vnd.oci.image.manifest.v1+json"
 M.MEDIA_CONFIG = "application/vnd.oci.image.config.v1+json"
 M.MEDIA_LAYER = "application/vnd.oci.image.layer.v1.tar"
 
-local NAME_ANNOTATIONS = {
-  "com.apple.containerization.image.name",
-  "io.containerd.image.name",
-  "org.opencontainers.image.ref.name",
-}
 
 -- JSON as containerization's encoder writes it: sorted keys, `/` not escaped.
 local function encode(v) return json.encode(v) end
@@ -349,132 +344,217 @@ local function pax_path(data)
   end
 end
 
---- Read an OCI image-layout tar from `fh` (anything with :read(n)), streaming.
--- Blob contents are hashed and checked against their names; layers are skipped in chunks.
--- @treturn {table,...} images {reference, digest = "sha256:…" (the index.json descriptor),
---   platform = "os/arch[/variant]" or nil, platforms = {…}, config_digest = the first platform
---   manifest's config digest (the image ID crictl shows) or nil}
--- @return[2] nil, message, kind — kind is "not_tar" (not a tar stream), "truncated",
---   "not_oci" (a tar without index.json), "missing_blob" or "digest_mismatch"
-function M.read(fh)
-  local files, blobs, kept = {}, {}, 0
-  local entries = 0
+--- Read an image archive from `fh` (anything with :read(n)) as containerd's importer does
+-- (core/images/archive/importer.go ImportIndex, 1.6 to 2.3): every regular file is a blob named
+-- by the sha256 of its bytes (whatever its path says); an `oci-layout` file makes it an OCI
+-- layout whose `index.json` is the index; otherwise `manifest.json` makes it a `docker save`
+-- archive (Docker 1.1/1.2), for which an index is made: one Docker schema 2 manifest per image
+-- (JSON as Go's encoding/json writes the importer's struct), one descriptor per RepoTag with
+-- `io.containerd.image.name` = the normalised tag and `org.opencontainers.image.ref.name` = its
+-- tag. Streaming: blob contents are hashed in chunks; only small blobs (JSON) are kept.
+-- @treturn table archive {format = "oci"|"docker", index = decoded index, index_digest,
+--   index_size, blobs = {[digest] = {size, body?, head}}}
+-- @return[2] nil, containerd's error text, kind ("not_tar", "truncated", "not_archive",
+--   "bad_layout", "missing_blob")
+function M.read_archive(fh)
+  local blobs, by_name, symlinks, kept = {}, {}, {}, 0
   local pending_path
   while true do
     local h = read_exact(fh, BLOCK)
-    if #h == 0 then break end -- clean end without the zero blocks: Go's tar accepts it
+    if #h == 0 then break end -- end without the zero blocks: Go's tar reader accepts it
     if #h < BLOCK then return nil, "unexpected EOF", "truncated" end
     local hdr = parse_header(h)
     if hdr == "end" then break end
     if not hdr then return nil, "archive/tar: invalid tar header", "not_tar" end
-    entries = entries + 1
     local name = pending_path or hdr.name
     pending_path = nil
-    name = name:gsub("^%./", "")
-    local want_body = hdr.typeflag == "x" or hdr.typeflag == "L" or name == "index.json" or name == "oci-layout"
-    local blob_hex = (hdr.typeflag == "0" or hdr.typeflag == "\0") and name:match("^blobs/sha256/(%x+)$")
-    local keep = want_body or (blob_hex and hdr.size <= SMALL_BLOB and kept + hdr.size <= SMALL_TOTAL)
-    local hasher = blob_hex and digest.sha256_new()
-    local parts, left = {}, hdr.size
+    -- path.Clean: no leading "./", no trailing "/"
+    name = name:gsub("^%./", ""):gsub("/+$", "")
+    local regular = hdr.typeflag == "0" or hdr.typeflag == "\0"
+    local meta = hdr.typeflag == "x" or hdr.typeflag == "L" or hdr.typeflag == "K"
+    local hasher = regular and digest.sha256_new()
+    local keep_all = meta or (regular and hdr.size <= SMALL_BLOB and kept + hdr.size <= SMALL_TOTAL)
+    local parts, left, head = {}, hdr.size, ""
     while left > 0 do
       local s = fh:read(math.min(left, CHUNK))
-      if not s or #s == 0 then return nil, "unexpected EOF", "truncated" end
+      if not s or #s == 0 then
+        if regular then return nil, ("failed to ingest %q: failed to copy: unexpected EOF"):format(name), "truncated" end
+        return nil, "unexpected EOF", "truncated"
+      end
       left = left - #s
       if hasher then hasher:update(s) end
-      if keep then parts[#parts + 1] = s end
+      if #head < 10 then head = head .. s:sub(1, 10 - #head) end
+      if keep_all then parts[#parts + 1] = s end
     end
     local pad = (BLOCK - hdr.size % BLOCK) % BLOCK
     if pad > 0 and #read_exact(fh, pad) < pad then return nil, "unexpected EOF", "truncated" end
-    local body = keep and table.concat(parts) or nil
+    local body = keep_all and table.concat(parts) or nil
     if hdr.typeflag == "x" then
       pending_path = pax_path(body)
     elseif hdr.typeflag == "L" then
       pending_path = (body:gsub("%z.*$", ""))
-    elseif hdr.typeflag == "g" then
-      -- global pax header: nothing we need
-    elseif blob_hex then
-      local actual = hasher:hexdigest()
-      if actual ~= blob_hex:lower() then
-        return nil, "blob blobs/sha256/" .. blob_hex .. " has digest sha256:" .. actual, "digest_mismatch"
+    elseif hdr.typeflag == "2" then
+      local target = cstr(h:sub(158, 257))
+      local dir = name:match("^(.*)/[^/]*$")
+      symlinks[name] = (dir and (dir .. "/") or "") .. target
+    elseif regular then
+      local d = "sha256:" .. hasher:hexdigest()
+      if not blobs[d] then
+        blobs[d] = { size = hdr.size, body = body, head = head }
+        if body then kept = kept + hdr.size end
       end
-      blobs["sha256:" .. actual] = { size = hdr.size, body = (keep and body) or nil }
-      if keep then kept = kept + hdr.size end
-    elseif want_body then
-      files[name] = body
+      by_name[name] = d
     end
   end
-  if entries == 0 or not files["index.json"] then
-    return nil, "unrecognized image format", "not_oci"
+  local function body_of(name)
+    local d = by_name[name]
+    return d and blobs[d] and blobs[d].body, d
   end
-  local ok, index = pcall(cjson.decode, files["index.json"])
-  if not ok or type(index) ~= "table" or type(index.manifests) ~= "table" then
-    return nil, "index.json: invalid OCI image index", "not_oci"
+  local layout = body_of("oci-layout")
+  if layout then
+    local ok, l = pcall(cjson.decode, layout)
+    local version = ok and type(l) == "table" and l.imageLayoutVersion or ""
+    if version ~= "" then
+      if version ~= "1.0.0" then return nil, "unsupported OCI version " .. tostring(version), "bad_layout" end
+      local text, d = body_of("index.json")
+      if not text then return nil, "missing index.json in OCI layout 1.0.0", "bad_layout" end
+      local okj, index = pcall(cjson.decode, text)
+      if not okj or type(index) ~= "table" then return nil, "index.json: invalid OCI image index", "bad_layout" end
+      if type(index.manifests) ~= "table" then index.manifests = {} end
+      return { format = "oci", index = index, index_digest = d, index_size = #text, blobs = blobs }
+    end
   end
+  local mtext = body_of("manifest.json")
+  if not mtext then return nil, "unrecognized image format", "not_archive" end
+  local okm, mfsts = pcall(cjson.decode, mtext)
+  if not okm or type(mfsts) ~= "table" then
+    return nil, ("untar manifest %q: invalid character in manifest.json"):format("manifest.json"), "not_archive"
+  end
+  for n, target in pairs(symlinks) do
+    if not by_name[target] then
+      return nil, ("no target for symlink layer from %q to %q"):format(n, target), "missing_blob"
+    end
+    by_name[n] = by_name[target]
+  end
+  local descs = {}
+  for _, mfst in ipairs(mfsts) do
+    local cd = type(mfst.Config) == "string" and by_name[mfst.Config]
+    if not cd then return nil, ("image config %q not found"):format(tostring(mfst.Config)), "missing_blob" end
+    local layers = {}
+    for _, lf in ipairs(type(mfst.Layers) == "table" and mfst.Layers or {}) do
+      local ld = by_name[lf]
+      if not ld then return nil, ("failed to resolve layers: layer %q not found"):format(tostring(lf)), "missing_blob" end
+      local gz = blobs[ld].head:sub(1, 2) == "\31\139"
+      layers[#layers + 1] = ('{"mediaType":"%s","digest":"%s","size":%d}'):format(
+        gz and "application/vnd.docker.image.rootfs.diff.tar.gzip" or "application/vnd.docker.image.rootfs.diff.tar", ld, blobs[ld].size)
+    end
+    local manifest = ('{"schemaVersion":2,"mediaType":"%s","config":{"mediaType":"%s","digest":"%s","size":%d},"layers":[%s]}'):format(
+      M.MEDIA_DOCKER_MANIFEST, "application/vnd.docker.container.image.v1+json", cd, blobs[cd].size, table.concat(layers, ","))
+    local md = "sha256:" .. digest.sha256(manifest)
+    blobs[md] = { size = #manifest, body = manifest, head = manifest:sub(1, 10) }
+    local platform
+    local okc, cfg = pcall(cjson.decode, blobs[cd].body or "")
+    if okc and type(cfg) == "table" and type(cfg.architecture) == "string" and type(cfg.os) == "string" then
+      platform = { architecture = cfg.architecture, os = cfg.os, variant = type(cfg.variant) == "string" and cfg.variant or nil }
+    end
+    local tags = type(mfst.RepoTags) == "table" and mfst.RepoTags or {}
+    if #tags == 0 then
+      descs[#descs + 1] = { mediaType = M.MEDIA_DOCKER_MANIFEST, digest = md, size = #manifest, platform = platform }
+    end
+    for _, tag in ipairs(tags) do
+      local normalized = M.normalize_reference(tostring(tag))
+      descs[#descs + 1] = { mediaType = M.MEDIA_DOCKER_MANIFEST, digest = md, size = #manifest, platform = platform,
+        annotations = { ["io.containerd.image.name"] = normalized,
+          ["org.opencontainers.image.ref.name"] = normalized:match(":([^:/@]+)$") or normalized } }
+    end
+  end
+  return { format = "docker", index = { schemaVersion = 2, manifests = descs }, blobs = blobs }
+end
 
-  local function need(desc)
-    local b = type(desc) == "table" and blobs[desc.digest]
-    if not b then
-      return nil, "content digest " .. tostring(type(desc) == "table" and desc.digest or "?") .. ": not found"
-    end
-    return b
-  end
-  local function decode_blob(desc)
-    local b, err = need(desc)
-    if not b then return nil, err end
-    if not b.body then return {} end
-    local okj, v = pcall(cjson.decode, b.body)
-    return okj and type(v) == "table" and v or {}
-  end
-  -- Every blob reachable from index.json must be in the archive (ctr fails the same way).
-  local function walk(desc, platforms, configs)
-    local b, err = need(desc)
-    if not b then return nil, err end
-    if desc.mediaType == M.MEDIA_INDEX or desc.mediaType == "application/vnd.docker.distribution.manifest.list.v2+json" then
-      local idx = decode_blob(desc)
-      for _, m in ipairs(idx.manifests or {}) do
-        if type(m.platform) == "table" then
-          platforms[#platforms + 1] = M.platform_string({ os = m.platform.os, architecture = m.platform.architecture, variant = m.platform.variant })
-        end
-        local okw, werr = walk(m, platforms, configs)
-        if not okw then return nil, werr end
-      end
-    elseif desc.mediaType == M.MEDIA_MANIFEST or desc.mediaType == "application/vnd.docker.distribution.manifest.v2+json" then
-      local man = decode_blob(desc)
-      local okc, cerr = need(man.config)
-      if not okc then return nil, cerr end
-      configs[#configs + 1] = man.config.digest
-      for _, layer in ipairs(man.layers or {}) do
-        local okl, lerr = need(layer)
-        if not okl then return nil, lerr end
-      end
-    end
-    return true
-  end
+M.MEDIA_DOCKER_MANIFEST = "application/vnd.docker.distribution.manifest.v2+json"
+M.MEDIA_DOCKER_INDEX = "application/vnd.docker.distribution.manifest.list.v2+json"
 
+--- docker.io normalisation (distribution/reference ParseDockerRef, as containerd's importer
+-- and the CRI apply it): "alpine" → "docker.io/library/alpine:latest".
+function M.normalize_reference(ref)
+  local name, rest = ref, ""
+  local at = ref:find("@", 1, true)
+  if at then name, rest = ref:sub(1, at - 1), ref:sub(at) end
+  local first = name:match("^([^/]+)/")
+  if not first or not (first:find("[.:]") or first == "localhost") then
+    if not name:find("/", 1, true) then name = "library/" .. name end
+    name = "docker.io/" .. name
+  end
+  local last = name:match("([^/]+)$")
+  if not last:find(":", 1, true) and rest == "" then name = name .. ":latest" end
+  return name .. rest
+end
+
+function M.is_index(media) return media == M.MEDIA_INDEX or media == M.MEDIA_DOCKER_INDEX end
+function M.is_manifest(media) return media == M.MEDIA_MANIFEST or media == M.MEDIA_DOCKER_MANIFEST end
+
+--- The children of descriptor `desc` in `archive` (images.Children): an index's manifests, a
+-- manifest's config and layers. nil and "content digest …: not found" when its blob is absent.
+function M.children(archive, desc)
+  if not (M.is_index(desc.mediaType) or M.is_manifest(desc.mediaType)) then return {} end
+  local b = archive.blobs[desc.digest]
+  if not b then return nil, "content digest " .. tostring(desc.digest) .. ": not found" end
+  local ok, v = pcall(cjson.decode, b.body or "")
+  if not ok or type(v) ~= "table" then return {} end
+  if M.is_index(desc.mediaType) then return type(v.manifests) == "table" and v.manifests or {} end
+  local out = {}
+  if type(v.config) == "table" then out[#out + 1] = v.config end
+  for _, l in ipairs(type(v.layers) == "table" and v.layers or {}) do out[#out + 1] = l end
+  return out
+end
+
+--- The decoded JSON of a blob (nil when absent or not kept).
+function M.blob_json(archive, d)
+  local b = archive.blobs[d]
+  if not b or not b.body then return nil end
+  local ok, v = pcall(cjson.decode, b.body)
+  return ok and type(v) == "table" and v or nil
+end
+
+--- Summary of an archive's images, for callers that only need names: one entry per index.json
+-- descriptor {reference (io.containerd.image.name, else ref.name, else nil), digest, size,
+-- platform (first platform found), config_digest (first manifest's config)}.
+-- Same errors as read_archive, plus "missing_blob" when a blob reachable from index.json is
+-- absent (every platform walked).
+function M.read(fh)
+  local archive, err, kind = M.read_archive(fh)
+  if not archive then return nil, err, kind end
   local images = {}
-  for _, desc in ipairs(index.manifests) do
+  for _, desc in ipairs(archive.index.manifests) do
     local ann = type(desc.annotations) == "table" and desc.annotations or {}
-    local ref
-    for _, key in ipairs(NAME_ANNOTATIONS) do
-      if type(ann[key]) == "string" then ref = ann[key]; break end
+    local platforms, configs = {}, {}
+    local function walk(d)
+      if type(d.platform) == "table" then platforms[#platforms + 1] = M.platform_string(d.platform) end
+      if M.is_manifest(d.mediaType) then
+        local m = M.blob_json(archive, d.digest)
+        if m and type(m.config) == "table" then configs[#configs + 1] = m.config.digest end
+      end
+      local kids, kerr = M.children(archive, d)
+      if not kids then return nil, kerr end
+      for _, k in ipairs(kids) do
+        if M.is_index(k.mediaType) or M.is_manifest(k.mediaType) then
+          local ok, werr = walk(k)
+          if not ok then return nil, werr end
+        elseif not archive.blobs[k.digest] then
+          return nil, "content digest " .. tostring(k.digest) .. ": not found"
+        end
+      end
+      return true
     end
-    local platforms = {}
-    if type(desc.platform) == "table" then
-      platforms[1] = M.platform_string({ os = desc.platform.os, architecture = desc.platform.architecture, variant = desc.platform.variant })
-    end
-    local configs = {}
-    local okw, err = walk(desc, platforms, configs)
-    if not okw then return nil, err, "missing_blob" end
+    local ok, werr = walk(desc)
+    if not ok then return nil, werr, "missing_blob" end
     images[#images + 1] = {
-      reference = ref or ("untagged@" .. tostring(desc.digest)),
-      digest = desc.digest,
-      size = math.tointeger(desc.size) or desc.size,
-      platform = platforms[1],
-      platforms = platforms,
-      config_digest = configs[1],
+      reference = ann["io.containerd.image.name"] or ann["org.opencontainers.image.ref.name"],
+      digest = desc.digest, size = math.tointeger(desc.size) or desc.size,
+      platform = platforms[1], platforms = platforms, config_digest = configs[1],
     }
   end
-  return images
+  return images, archive
 end
 
 return M

@@ -73,6 +73,22 @@ local function delete_record(S, data, c)
   local _ = S
 end
 
+-- A kindest/node whose entrypoint exited (kina.sim.node.entrypoint: no CAP_SYS_ADMIN, an old
+-- IPv4 address and no current one) has no init process left: the container stops, as
+-- Apple's runtime stops a container whose init exits. Observed lazily, when its log or an
+-- exec looks at it. Returns the record as it now is.
+local function settle(S, c)
+  local node = S.node()
+  if not (c.node and c.state == "running" and node and node.boot_failed) then return c end
+  if not node.boot_failed(M.node_view(c), S.getenv, S.ctx_for(c.id)) then return c end
+  return S.store:update(function(data)
+    local cur = data.containers[c.id]
+    if cur then stop_record(data, cur) end
+    return cur or c
+  end)
+end
+M.settle = settle
+
 --- Build the container record from run/create options (client-side validation).
 local function build_record(S, p, id, img_ref, img)
   local o = p.opts
@@ -199,7 +215,7 @@ function M.node_view(c)
     id = c.id, ip = c.state == "running" and c.ip or nil, image = c.image.reference,
     labels = c.labels or {}, network = (c.networks[1] or {}).network, state = c.state,
     rootfs = c.rootfs, readonly_proc_sys = c.readonly_proc_sys or false, caps_all = c.caps_all or false,
-    started = c.started, env = env, macos = c.macos,
+    started = c.started, env = env, macos = c.macos, cpus = c.cpus, memory = c.memory, platform = c.platform,
   }
 end
 
@@ -259,7 +275,13 @@ local function create_container(S, p, is_run)
   end)
   util.mkdir_p(record.rootfs)
   local node = S.node()
-  if record.node and node and node.init_rootfs then node.init_rootfs(record.rootfs, M.node_view(record)) end
+  if record.node and node and node.init_rootfs then
+    local ok, err = node.init_rootfs(record.rootfs, M.node_view(record), S.getenv)
+    if not ok then
+      S.store:update(function(data) local cur = data.containers[id]; if cur then delete_record(S, data, cur) end end)
+      throw("invalidArgument", tostring(err))
+    end
+  end
   if o.cidfile then
     local f = io.open(o.cidfile, "w")
     if f then f:write(id); f:close() end
@@ -518,6 +540,7 @@ function M.exec(S, p)
   local data = S.store:load()
   local c = data.containers[id]
   if not c then get_failed(id) end
+  if c.state == "running" then c = settle(S, c) end
   if c.state ~= "running" then throw("invalidState", "container " .. id .. " is not running") end
   local o = p.opts
   local cmdline = table.concat(argv, " ")
@@ -556,11 +579,14 @@ function M.exec(S, p)
   return math.tointeger(code) or 0
 end
 
+
 --- Lines of a container's log: the node simulation's boot log for kindest/node images.
 local function log_lines(S, c, boot, now)
   local node = S.node()
   if c.node and node and node.boot_log then
-    return node.boot_log(M.node_view(c), now) or {}
+    local lines = node.boot_log(M.node_view(c), now, S.getenv, S.ctx_for(c.id)) or {}
+    settle(S, c)
+    return lines
   end
   if boot then
     return { "[    0.000000] Linux version 6.18.15 (kina-sim) #1 SMP", "[    0.100000] Run /sbin/vminitd as init process" }

@@ -337,6 +337,40 @@ local function ca_hash(ca_crt)
   return "sha256:" .. digest.sha256("spki " .. ca_crt)
 end
 
+-- The machine as kubeadm sees it: Apple's runtime gives a VM 4 CPUs and 1 GiB unless told
+-- otherwise (reference apple §2.1); runtime.NumCPU() and the RAM in MB.
+local function machine(n)
+  local cpus = tonumber(n.rec.cpus) or 4
+  local mem = tonumber(n.rec.memory) or (1024 * 1024 * 1024)
+  return math.floor(cpus), math.floor(mem / 1024 / 1024)
+end
+
+local CRI_DOWN = "could not connect to the container runtime: failed to create new CRI runtime service: validate service connection: validate CRI v1 runtime API for endpoint \"unix:///run/containerd/containerd.sock\": rpc error: code = Unavailable desc = connection error: desc = \"transport: error while dialing: dial unix /run/containerd/containerd.sock: connect: no such file or directory\""
+
+-- preflight InitNodeChecks (checks.go): NumCPU, Mem (checks_linux.go), ports, the static Pod
+-- manifests, then the common checks (CRI, kubelet port), ip_forward, the etcd data directory.
+local function init_checks(n, already)
+  local cpus, mem = machine(n)
+  local ip_forward = n.commands.__sysctl_read(n, "net.ipv4.ip_forward") ~= "1"
+  local checks = {
+    { name = "NumCPU", failed = cpus < 2, msg = ("the number of available CPUs %d is less than the required 2"):format(cpus) },
+    { name = "Mem", failed = mem < 1700, msg = ("the system RAM (%d MB) is less than the minimum 1700 MB"):format(mem) },
+    { name = "Port-6443", failed = already, msg = "Port 6443 is in use" },
+    { name = "Port-10259", failed = already, msg = "Port 10259 is in use" },
+    { name = "Port-10257", failed = already, msg = "Port 10257 is in use" },
+  }
+  for _, c in ipairs({ "kube-apiserver", "kube-controller-manager", "kube-scheduler", "etcd" }) do
+    local path = "/etc/kubernetes/manifests/" .. c .. ".yaml"
+    checks[#checks + 1] = { name = "FileAvailable-" .. path:gsub("/", "-"), failed = rootfs.is_file(n.root, path), msg = path .. " already exists" }
+  end
+  checks[#checks + 1] = { name = "CRI", failed = n:service_state("containerd") ~= "active", msg = CRI_DOWN }
+  checks[#checks + 1] = { name = "Port-10250", failed = already, msg = "Port 10250 is in use" }
+  checks[#checks + 1] = { name = "FileContent--proc-sys-net-ipv4-ip_forward", failed = ip_forward, msg = "/proc/sys/net/ipv4/ip_forward contents are not set to 1" }
+  local etcd = rootfs.list(n.root, "/var/lib/etcd")
+  checks[#checks + 1] = { name = "DirAvailable--var-lib-etcd", failed = etcd ~= nil and #etcd > 0, msg = "/var/lib/etcd is not empty" }
+  return checks
+end
+
 local function kubeadm_init(n, argv, start)
   local flags = parse_flags(argv, start, { config = true, ["skip-phases"] = true, ["ignore-preflight-errors"] = true,
     ["pod-network-cidr"] = true, ["apiserver-advertise-address"] = true, ["apiserver-cert-extra-sans"] = true,
@@ -394,19 +428,13 @@ local function kubeadm_init(n, argv, start)
   local server_host_port = endpoint and (endpoint:find(":%d+$") and endpoint or endpoint .. ":6443") or (advertise .. ":" .. (lae.bindPort or 6443))
 
   local already = rootfs.is_file(n.root, "/etc/kubernetes/manifests/kube-apiserver.yaml")
+  n:out("[init] Using Kubernetes version: " .. k8s .. "\n")
   if not skipped.preflight then
-    local containerd_ok = n:service_state("containerd") == "active"
-    local checks = {
-      { name = "CRI", failed = not containerd_ok, msg = "could not connect to the container runtime: failed to create new CRI runtime service: validate service connection: validate CRI v1 runtime API for endpoint \"unix:///run/containerd/containerd.sock\": rpc error: code = Unavailable desc = connection error: desc = \"transport: error while dialing: dial unix /run/containerd/containerd.sock: connect: no such file or directory\"" },
-      { name = "Port-6443", failed = already, msg = "Port 6443 is in use" },
-      { name = "FileAvailable--etc-kubernetes-manifests-kube-apiserver.yaml", failed = already, msg = "/etc/kubernetes/manifests/kube-apiserver.yaml already exists" },
-      { name = "FileContent--proc-sys-net-ipv4-ip_forward", failed = n.commands.__sysctl_read(n, "net.ipv4.ip_forward") ~= "1", msg = "/proc/sys/net/ipv4/ip_forward contents are not set to 1" },
-    }
-    n:out("[init] Using Kubernetes version: " .. k8s .. "\n[preflight] Running pre-flight checks\n")
-    local errors = run_preflight(n, checks, ignore)
+    -- cmd/kubeadm/app/preflight/checks.go InitNodeChecks, in its order (the checks the
+    -- simulator can fail; the others always pass here)
+    n:out("[preflight] Running pre-flight checks\n")
+    local errors = run_preflight(n, init_checks(n, already), ignore)
     if #errors > 0 then return preflight_fail(n, errors) end
-  else
-    n:out("[init] Using Kubernetes version: " .. k8s .. "\n")
   end
   if n:service_state("containerd") ~= "active" then
     n:err("[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory \"/etc/kubernetes/manifests\"\n")
@@ -459,12 +487,16 @@ local function kubeadm_init(n, argv, start)
   n:out("[mark-control-plane] Marking the node " .. node_name .. " as control-plane by adding the labels: [node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]\n")
   n:out("[mark-control-plane] Marking the node " .. node_name .. " as control-plane by adding the taints [node-role.kubernetes.io/control-plane:NoSchedule]\n")
   if not flags["skip-token-print"] then n:out("[bootstrap-token] Using token: " .. token .. "\n") end
-  n:out("[addons] Applied essential addon: CoreDNS\n[addons] Applied essential addon: kube-proxy\n\n")
+  -- phases "addon/coredns", "addon/kube-proxy" (kind skips the latter for kubeProxyMode none)
+  if not (skipped.addon or skipped["addon/coredns"]) then n:out("[addons] Applied essential addon: CoreDNS\n") end
+  local kube_proxy = not (skipped.addon or skipped["addon/kube-proxy"])
+  if kube_proxy then n:out("[addons] Applied essential addon: kube-proxy\n") end
+  n:out("\n")
   local now = n:now()
   local cl = {
     initialized_at = now, name = cluster.clusterName or "kubernetes", k8s = k8s, advertise = advertise,
     endpoint = server_host_port, sans = sans, ca_hash = ca_hash(pki.ca.crt), pod_subnet = networking.podSubnet or flags["pod-network-cidr"],
-    tokens = { [token] = now + 24 * 3600 }, objects = {},
+    tokens = { [token] = now + 24 * 3600 }, objects = {}, kube_proxy = kube_proxy,
     nodes = { { name = node_name, id = n.rec.id, ip = advertise, role = "control-plane", joined_at = now,
       taints = { "node-role.kubernetes.io/control-plane:NoSchedule" },
       labels = { ["node-role.kubernetes.io/control-plane"] = "", ["node.kubernetes.io/exclude-from-external-load-balancers"] = "" } } },
@@ -527,12 +559,23 @@ local function kubeadm_join(n, argv, start)
   local skipped = {}
   for _, p in ipairs(skip or {}) do skipped[p] = true end
   if not skipped.preflight then
+    -- checks.go JoinNodeChecks: the node's own files, then (control-plane joins) the
+    -- control-plane checks, the common checks and ip_forward
     n:out("[preflight] Running pre-flight checks\n")
-    local errors = run_preflight(n, {
-      { name = "CRI", failed = n:service_state("containerd") ~= "active", msg = "could not connect to the container runtime: dial unix /run/containerd/containerd.sock: connect: no such file or directory" },
+    local manifests = rootfs.list(n.root, "/etc/kubernetes/manifests")
+    local checks = {
+      { name = "DirAvailable--etc-kubernetes-manifests", failed = manifests ~= nil and #manifests > 0, msg = "/etc/kubernetes/manifests is not empty" },
       { name = "FileAvailable--etc-kubernetes-kubelet.conf", failed = rootfs.is_file(n.root, "/etc/kubernetes/kubelet.conf"), msg = "/etc/kubernetes/kubelet.conf already exists" },
-      { name = "FileContent--proc-sys-net-ipv4-ip_forward", failed = n.commands.__sysctl_read(n, "net.ipv4.ip_forward") ~= "1", msg = "/proc/sys/net/ipv4/ip_forward contents are not set to 1" },
-    }, ignore or {})
+      { name = "FileAvailable--etc-kubernetes-bootstrap-kubelet.conf", failed = rootfs.is_file(n.root, "/etc/kubernetes/bootstrap-kubelet.conf"), msg = "/etc/kubernetes/bootstrap-kubelet.conf already exists" },
+    }
+    if control_plane then
+      local cpus, mem = machine(n)
+      checks[#checks + 1] = { name = "NumCPU", failed = cpus < 2, msg = ("the number of available CPUs %d is less than the required 2"):format(cpus) }
+      checks[#checks + 1] = { name = "Mem", failed = mem < 1700, msg = ("the system RAM (%d MB) is less than the minimum 1700 MB"):format(mem) }
+    end
+    checks[#checks + 1] = { name = "CRI", failed = n:service_state("containerd") ~= "active", msg = CRI_DOWN }
+    checks[#checks + 1] = { name = "FileContent--proc-sys-net-ipv4-ip_forward", failed = n.commands.__sysctl_read(n, "net.ipv4.ip_forward") ~= "1", msg = "/proc/sys/net/ipv4/ip_forward contents are not set to 1" }
+    local errors = run_preflight(n, checks, ignore or {})
     if #errors > 0 then return preflight_fail(n, errors) end
   end
   local host = split_endpoint(endpoint)
@@ -620,23 +663,45 @@ local function kubeadm(n, argv)
       local flags = parse_flags(argv, 6, { config = true, v = true })
       if phase == "certs" and what == "apiserver" then
         local cl = cluster_of(n.rec)
-        if not cl then n:err("failure loading apiserver certificate authority: couldn't load the certificate file /etc/kubernetes/pki/ca.crt: open /etc/kubernetes/pki/ca.crt: no such file or directory\n" .. STACK_HINT); return 1 end
-        local advertise = n.rec.ip
+        local has_ca = rootfs.is_file(n.root, "/etc/kubernetes/pki/ca.crt") and rootfs.is_file(n.root, "/etc/kubernetes/pki/ca.key")
+        if not cl and not has_ca then n:err("failure loading apiserver certificate authority: couldn't load the certificate file /etc/kubernetes/pki/ca.crt: open /etc/kubernetes/pki/ca.crt: no such file or directory\n" .. STACK_HINT); return 1 end
+        local advertise, extra, node_name, endpoint = n.rec.ip, {}, n:hostname(), nil
         if flags.config then
           local docs, err = load_config(n, flags.config)
           if not docs then n:err(err .. "\n" .. STACK_HINT); return 1 end
           local ic = docs.InitConfiguration or {}
+          local cc = docs.ClusterConfiguration or {}
           advertise = type(ic.localAPIEndpoint) == "table" and ic.localAPIEndpoint.advertiseAddress or advertise
+          node_name = type(ic.nodeRegistration) == "table" and ic.nodeRegistration.name or node_name
+          extra = split_list(type(cc.apiServer) == "table" and cc.apiServer.certSANs or nil)
+          endpoint = cc.controlPlaneEndpoint
         end
-        with_lock(n, "cluster-" .. n.rec.id, function()
-          cl = cluster_of(n.rec)
-          local sans = {}
-          for _, s in ipairs(cl.sans or {}) do if s ~= cl.advertise then sans[#sans + 1] = s end end
-          sans[#sans + 1] = advertise
-          cl.sans, cl.advertise = sans, advertise
-          save_cluster(n.rec, cl)
-        end)
+        -- the serving certificate's names (certs/pkiutil GetAPIServerAltNames)
+        local sans = { "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local",
+          node_name, "10.96.0.1", advertise }
+        for _, x in ipairs(extra) do sans[#sans + 1] = x end
+        if endpoint then sans[#sans + 1] = (split_endpoint(endpoint)) end
+        if cl then
+          -- the cluster this node serves (a joined control plane's certificate is its own)
+          with_lock(n, "cluster-" .. n.rec.id, function()
+            cl = cluster_of(n.rec)
+            cl.sans, cl.advertise = sans, advertise
+            save_cluster(n.rec, cl)
+          end)
+        end
+        cl = { sans = sans }
+        if rootfs.is_file(n.root, "/etc/kubernetes/pki/apiserver.crt") and rootfs.is_file(n.root, "/etc/kubernetes/pki/apiserver.key") then
+          n:out("[certs] Using existing apiserver certificate and key on disk\n")
+          return 0
+        end
+        local seed = n.rec.id .. "/" .. tostring(n:now())
+        rootfs.mkdir_p(n.root, "/etc/kubernetes/pki")
+        rootfs.write(n.root, "/etc/kubernetes/pki/apiserver.crt", pem("CERTIFICATE", seed .. "/apiserver.crt", 790))
+        rootfs.write(n.root, "/etc/kubernetes/pki/apiserver.key", pem("RSA PRIVATE KEY", seed .. "/apiserver.key", 1190))
+        local dns, ips = {}, {}
+        for _, x in ipairs(cl.sans or {}) do if x:match("^[%d%.]+$") then ips[#ips + 1] = x else dns[#dns + 1] = x end end
         n:out("[certs] Generating \"apiserver\" certificate and key\n")
+        n:out("[certs] apiserver serving cert is signed for DNS names [" .. table.concat(dns, " ") .. "] and IPs [" .. table.concat(ips, " ") .. "]\n")
         return 0
       end
       n:err("error: unknown command \"" .. tostring(phase) .. " " .. tostring(what) .. "\" for \"kubeadm init phase\"\n"); return 1
@@ -770,8 +835,11 @@ local function node_object(n, cl, node)
         cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
         ready and cond("Ready", "True", "KubeletReady", "kubelet is posting ready status") or cond("Ready", "False", "KubeletNotReady", why),
       },
-      nodeInfo = { architecture = "arm64", containerRuntimeVersion = "containerd://2.2.1", kernelVersion = n.rec.kernel or n.node.kernel_release(n:version()),
-        kubeProxyVersion = cl.k8s, kubeletVersion = cl.k8s, operatingSystem = "linux", osImage = "Debian GNU/Linux 12 (bookworm)" },
+      -- the node's own containerd and Debian (kina.sim.node.release); the kubelet reports
+      -- `containerd://<version>` from the CRI Version call and os-release's PRETTY_NAME
+      nodeInfo = { architecture = "arm64", containerRuntimeVersion = "containerd://" .. n:release().containerd,
+        kernelVersion = n.rec.kernel or n.node.kernel_release(n:version()),
+        kubeProxyVersion = cl.k8s, kubeletVersion = cl.k8s, operatingSystem = "linux", osImage = n:release().debian.pretty },
     },
   }, ready
 end
@@ -851,7 +919,7 @@ local function synth_pods(n, cl)
   local any_ready = false
   for i, node in ipairs(cl.nodes) do
     local suffix = digest.sha256(node.name):sub(1, 5)
-    add("kube-system", "kube-proxy-" .. suffix, node.name, "1/1", "Running", node.joined_at)
+    if cl.kube_proxy ~= false then add("kube-system", "kube-proxy-" .. suffix, node.name, "1/1", "Running", node.joined_at) end
     if cl.cni_at then add("kube-system", "kindnet-" .. digest.sha256("k" .. node.name):sub(1, 5), node.name, "1/1", "Running", math.max(cl.cni_at, node.joined_at)) end
     if node_ready(n, cl, node) then any_ready = true end
     local _ = i
@@ -1245,6 +1313,28 @@ function K.pods_on(n)
     if p.node == member.name and p.status == "Running" then out[#out + 1] = p end
   end
   return out
+end
+
+--- The kubelet of node `n` registers again with its new address after the node moved
+-- (kind's entrypoint rewrote --node-ip in kubeadm-flags.env): the cluster's record of the node
+-- follows. No-op for a node that joined no cluster.
+function K.readdress(n, ip)
+  local member = n:state("member")
+  if type(member) ~= "table" or not member.control_plane or not ip then return end
+  local cp
+  if member.control_plane == n.rec.id then cp = n.rec
+  elseif n.ctx.containers then
+    for _, c in ipairs(n.ctx.containers()) do if c.id == member.control_plane then cp = c end end
+  end
+  if not cp or not cp.rootfs then return end
+  with_lock(n, "cluster-" .. cp.id, function()
+    local cl = cluster_of(cp)
+    if type(cl) ~= "table" or type(cl.nodes) ~= "table" then return end
+    for _, node in ipairs(cl.nodes) do
+      if node.id == n.rec.id then node.ip = ip end
+    end
+    save_cluster(cp, cl)
+  end)
 end
 
 function K.install(commands)
