@@ -319,6 +319,26 @@ nodes:
     assert.matches("current%-context: kina%-kc", read(other))
   end)
 
+  it("loads image archives of every form, and says which names no pod can ask for", function()
+    local A = dofile("spec/support/oracle/archives.lua")
+    assert.equal(0, select(3, w.kina{ "create", "cluster" }))
+    local forms = {
+      { "docker.tar", A.docker_save("tools/probe:v1", "linux/arm64") },
+      { "tag-only.tar", A.oci_layout("v1", "linux/arm64") },
+      { "short.tar", A.apple_save("probe-short:v1", "linux/arm64") },
+    }
+    for _, f in ipairs(forms) do write(w.dir .. "/" .. f[1], f[2]) end
+    local _, err, code = w.kina{ "load", "image-archive", w.dir .. "/docker.tar", w.dir .. "/tag-only.tar", w.dir .. "/short.tar" }
+    assert.equal(0, code, err)
+    local images = w.sim{ "exec", "kina-control-plane", "ctr", "--namespace=k8s.io", "images", "ls", "-q" }
+    assert.truthy(images:find("docker.io/tools/probe:v1\n", 1, true), images)
+    assert.is_nil(err:find(("image archive %q"):format(w.dir .. "/docker.tar"), 1, true)) -- a docker save names its image in full
+    assert.truthy(err:find(("image archive %q names no repository for its image, only the tag v1: it was loaded as import-%s:v1")
+      :format(w.dir .. "/tag-only.tar", os.date("!%Y-%m-%d")), 1, true), err)
+    assert.truthy(err:find(("image archive %q names its image probe-short:v1; it was loaded under that name, but pods asking for probe-short:v1 look up docker.io/library/probe-short:v1")
+      :format(w.dir .. "/short.tar"), 1, true), err)
+  end)
+
   it("loads an image archive into every node, and images from the host store skipping nodes that have them", function()
     local cfg = w.dir .. "/c.yaml"
     write(cfg, "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n")

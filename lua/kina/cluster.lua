@@ -1033,10 +1033,33 @@ function Cluster:load_archives(paths, opts)
   for _, path in ipairs(paths) do
     self:each(nodes, function(n)
       argvs[n.name] = argvs[n.name] or self:import_argv(n)
-      self:exec(n.name, argvs[n.name], { stdin_file = path })
+      local r = self:exec(n.name, argvs[n.name], { stdin_file = path })
+      for _, w in ipairs(M.unusable_image_names(r.stdout, path)) do self:warn_once(w) end
     end)
   end
   return nodes
+end
+
+--- Warnings for the images a `ctr import` (its "unpacking NAME (DIGEST)...done" lines) stored
+-- under names the kubelet never asks for: an archive naming no repository (an OCI layout with
+-- only a tag: ctr names it import-<date>:<tag>) or naming one in short form (kept as written,
+-- while the kubelet asks for docker.io/library/...). The digest names --digests adds and the
+-- CRI's sha256: records are left out.
+function M.unusable_image_names(import_output, archive)
+  local out = {}
+  for name in (import_output or ""):gmatch("unpacking (%S+) %(sha256:%x+%)") do
+    if name:match("^import%-%d%d%d%d%-%d%d%-%d%d@") or name:match("^sha256:") then
+      -- the digest names of --digests, and the CRI's image ID records
+    elseif name:match("^import%-%d%d%d%d%-%d%d%-%d%d:") then
+      out[#out + 1] = ("image archive %s names no repository for its image, only the tag %s: it was loaded as %s, which no pod can ask for"
+        .. " (save it with its full name, e.g. `container image save` or `docker save NAME:TAG`)")
+        :format(config_lib.quote(archive), name:match(":(.*)$"), name)
+    elseif full_ref(name) ~= name then
+      out[#out + 1] = ("image archive %s names its image %s; it was loaded under that name, but pods asking for %s look up %s"
+        .. " (save it under its full name, %s)"):format(config_lib.quote(archive), name, name, full_ref(name), full_ref(name))
+    end
+  end
+  return out
 end
 
 ---------------------------------------------------------------------------------------------
