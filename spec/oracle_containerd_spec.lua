@@ -1,8 +1,8 @@
 -- Oracle for kina's in-node containerd steps (issue 9): kina's own code (kina.containerd) run
 -- against the REAL containerd — Debian 12's 1.6.20 and Debian unstable's 2.x, each started
 -- privately by spec/support/oracle/containerd.lua — and against the simulated kindest/node,
--- which must give the real outcome. Established outputs are listed in the team's
--- oracle-facts notes; this spec pins them down.
+-- which must give the real outcome. The outputs established are recorded in
+-- spec/support/oracle/FACTS.md; this spec pins them down.
 --
 -- The real daemon reads kind's node config.toml, rebuilt here from its facts. What the running
 -- CRI plugin uses is asked of the CRI itself (spec/support/oracle/cri.py: Status, ImageFsInfo,
