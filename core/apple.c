@@ -3,8 +3,9 @@
  *   versions   parse_version(text), features(version), compare_versions(a, b)
  *   argvs      argv_*(...) -> array of strings without the program path, validated, built for
  *              the CLI version when one is given (the trailing `version` argument)
- *   JSON       parse_containers/parse_networks/parse_images(decoded) -> records, for every
- *              shape from 0.1 to 1.2.2 (reference apple-container.md §3)
+ *   JSON       parse_containers/parse_networks/parse_images/parse_system_status(decoded) ->
+ *              records, for every shape from 0.1 to 1.5.0 (reference apple-container.md §3,
+ *              updates-2026-12 §1); keys a release adds are ignored
  *   errors     error_cause(stderr, exit_code) -> a cause code, matched on the texts of §4
  *
  * No I/O: the Lua provider runs the argvs and decodes the JSON; this module only knows the
@@ -65,10 +66,10 @@ static int l_compare_versions(lua_State *L) {
 }
 
 /* apple.features(version) -> {cap_add = bool, ..., json_shape = "0.1"|"0.8"|"1.0",
- *   kernel_default = "6.12.28"|"6.18.5"|"6.18.15", nodes_boot = bool, version = "1.2.2"}
+ *   kernel_default = "6.12.28"|"6.18.5"|"6.18.15"|"6.18.35", nodes_boot = bool, version = "1.2.2"}
  * One boolean per threshold in cli_version.h (cap_add, masked_paths, publish, port_ranges,
  * copy, status_format, system_version, list_honours_all, inspect_missing_is_error,
- * stop_missing_is_error, network, platform, rosetta, ...). */
+ * stop_missing_is_error, network, platform, rosetta, scheme_no_auto, status_nested, ...). */
 static int l_features(lua_State *L) {
   kina_version v = check_version(L, 1, "version");
   lua_createtable(L, 0, KINA_F_COUNT + 4);
@@ -565,20 +566,37 @@ static const char *check_platform(lua_State *L, const char *what, const char *pl
   return platform;
 }
 
-/* apple.argv_image_pull(ref [, {platform}] [, version]) -> {"image", "pull", ["--platform", P,] ref} */
+/* apple.argv_image_pull(ref [, {platform, scheme}] [, version])
+ *   -> {"image", "pull", ["--scheme", S,] ["--platform", P,] ref}
+ * `scheme` ("http"|"https", both known to every release, §2.3) is passed as given. Without it,
+ * from 1.3.0 on a registry `--scheme auto` used to reach over http gets `--scheme http`: 1.3.0
+ * removed auto and defaults to https (updates-2026-12 §1), so a plain-HTTP local registry
+ * (localhost:5001) fails otherwise. Before 1.3.0 the default, auto, picks it by itself. */
 static int l_argv_image_pull(lua_State *L) {
-  static const char *const allowed[] = {"platform", NULL};
+  static const char *const allowed[] = {"platform", "scheme", NULL};
   argvb b;
   argv_begin(&b, L, 3);
+  size_t len;
   const char *ref = check_image_ref(L, 1, "ref");
+  lua_tolstring(L, 1, &len);
   push_arg(&b, "image");
   push_arg(&b, "pull");
+  const char *platform = NULL, *scheme = NULL;
   if (options(L, 2, "pull options", allowed)) {
-    const char *platform = kina_opt_string_field(L, 2, "pull options", "platform", NULL);
-    if (platform) {
-      push_arg(&b, "--platform");
-      push_arg(&b, check_platform(L, "pull options", platform));
-    }
+    platform = kina_opt_string_field(L, 2, "pull options", "platform", NULL);
+    scheme = kina_opt_string_field(L, 2, "pull options", "scheme", NULL);
+    if (scheme && strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+      luaL_error(L, "pull options: scheme \"%s\" is not \"http\" or \"https\"", scheme);
+  }
+  if (!scheme && b.has_version && kina_version_has(b.v, KINA_F_SCHEME_NO_AUTO) && kina_registry_was_auto_http(ref, len))
+    scheme = "http";
+  if (scheme) {
+    push_arg(&b, "--scheme");
+    push_arg(&b, scheme);
+  }
+  if (platform) {
+    push_arg(&b, "--platform");
+    push_arg(&b, check_platform(L, "pull options", platform));
   }
   push_arg(&b, ref);
   return argv_end(&b);
@@ -1023,6 +1041,67 @@ static int l_parse_images(lua_State *L) {
   return parse_array(L, "images", "image", parse_image);
 }
 
+/* The bare X.Y.Z in `s` ("container-apiserver version 1.2.2 (build: …)" or "1.4.1"). */
+static void set_version(lua_State *L, int rec, const char *key, const char *s) {
+  kina_version v;
+  size_t matched;
+  if (!s) return;
+  long at = kina_version_find(s, strlen(s), &v, &matched);
+  if (at < 0) return;
+  lua_pushlstring(L, s + at, matched);
+  lua_setfield(L, rec, key);
+}
+
+/* apple.parse_system_status(decoded) -> {status, server_version?, client_version?, app_root?,
+ *   install_root?, log_root?, containers_running?, containers_total?, images?} | nil, message
+ * `system status --format json` in both shapes (§3.7; updates-2026-12 §1):
+ *   0.10 – 1.3.x  {status, appRoot, installRoot, logRoot?, apiServerVersion = "container-apiserver
+ *                 version 1.2.2 (build: …)", apiServerCommit, apiServerBuild, apiServerAppName}
+ *   1.4.1+        {status, client = {appName, build, commit, version}, server = {…, version = "1.4.1"},
+ *                 host = {…}, paths = {appRoot, installRoot, logRoot?}, resources = {containersRunning,
+ *                 containersTotal, images}}; only {status} when the services are down.
+ * Versions come back bare ("1.4.1"); keys kina does not read are ignored. */
+static int l_parse_system_status(lua_State *L) {
+  if (lua_type(L, 1) != LUA_TTABLE) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "system status: expected a JSON object, got %s", luaL_typename(L, 1));
+    return 2;
+  }
+  lua_settop(L, 1);
+  const char *status = jstring(L, 1, "status");
+  if (!status) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "system status: no \"status\" in the CLI's JSON");
+    return 2;
+  }
+  lua_newtable(L);
+  int rec = lua_gettop(L);
+  set_string(L, rec, "status", status);
+  int server = jtable(L, 1, "server");
+  int client = jtable(L, 1, "client");
+  int paths = jtable(L, 1, "paths");
+  int resources = jtable(L, 1, "resources");
+  set_version(L, rec, "server_version", server ? jstring(L, server, "version") : jstring(L, 1, "apiServerVersion"));
+  if (client) set_version(L, rec, "client_version", jstring(L, client, "version"));
+  int roots = paths ? paths : 1;
+  static const char *const root_keys[][2] = {{"app_root", "appRoot"}, {"install_root", "installRoot"}, {"log_root", "logRoot"}};
+  for (size_t i = 0; i < sizeof root_keys / sizeof root_keys[0]; i++) {
+    const char *root = jstring(L, roots, root_keys[i][1]);
+    if (root && *root) set_string(L, rec, root_keys[i][0], root); /* "" when unregistered */
+  }
+  if (resources) {
+    lua_Integer n = 0;
+    int ok = jinteger(L, resources, "containersRunning", &n);
+    set_integer(L, rec, "containers_running", ok, n);
+    ok = jinteger(L, resources, "containersTotal", &n);
+    set_integer(L, rec, "containers_total", ok, n);
+    ok = jinteger(L, resources, "images", &n);
+    set_integer(L, rec, "images", ok, n);
+  }
+  lua_pushvalue(L, rec);
+  return 1;
+}
+
 /* ------------------------------------------------------------------------------------------
  * Error causes */
 
@@ -1086,6 +1165,8 @@ static const struct {
   {"invalid_name", "is not a valid container id"},
   {"invalid_name", "is not a valid name"},
   {"not_running", "is not running"},
+  /* `kill` of a stopped container (issue 10, from Apple's 1.2.2 source) */
+  {"not_running", "no runtime client exists: container is stopped"},
   {"not_found", "not found"},
   {"not_found", "failed to delete one or more containers"},
 };
@@ -1140,6 +1221,7 @@ int luaopen_kina_core_apple(lua_State *L) {
     {"parse_containers", l_parse_containers},
     {"parse_networks", l_parse_networks},
     {"parse_images", l_parse_images},
+    {"parse_system_status", l_parse_system_status},
     {"error_cause", l_error_cause},
     {NULL, NULL},
   };

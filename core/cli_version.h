@@ -40,6 +40,8 @@ enum kina_feature {
   KINA_F_COPY,                     /* `container copy`/`cp`: 1.0.0 (#1190) */
   KINA_F_INSPECT_MISSING_IS_ERROR, /* inspect of an unknown ID fails (was `[]`): 1.0.0 (#1564) */
   KINA_F_MASKED_PATHS,             /* --masked-path/--read-only-path NONE: 1.2.1 (#2069) */
+  KINA_F_SCHEME_NO_AUTO,           /* --scheme auto gone, default https: 1.3.0 (#2100; updates-2026-12 §1) */
+  KINA_F_STATUS_NESTED,            /* nested `system status --format json`: 1.4.1 (#1769; updates-2026-12 §1) */
   KINA_F_COUNT
 };
 
@@ -72,6 +74,8 @@ static const kina_feature_threshold kina_feature_thresholds[KINA_F_COUNT] = {
   [KINA_F_COPY] = {"copy", "container copy", 1, 0, 0},
   [KINA_F_INSPECT_MISSING_IS_ERROR] = {"inspect_missing_is_error", "inspect failing on unknown IDs", 1, 0, 0},
   [KINA_F_MASKED_PATHS] = {"masked_paths", "--masked-path/--read-only-path", 1, 2, 1},
+  [KINA_F_SCHEME_NO_AUTO] = {"scheme_no_auto", "image operations without --scheme auto", 1, 3, 0},
+  [KINA_F_STATUS_NESTED] = {"status_nested", "nested system status JSON", 1, 4, 1},
 };
 
 static inline int kina_version_cmp3(kina_version v, long major, long minor, long patch) {
@@ -108,7 +112,8 @@ static inline const char *kina_version_json_shape(kina_version v) {
 static inline const char *kina_version_kernel_default(kina_version v) {
   if (kina_version_cmp3(v, 0, 9, 0) < 0) return "6.12.28";
   if (kina_version_cmp3(v, 0, 12, 0) < 0) return "6.18.5";
-  return "6.18.15";
+  if (kina_version_cmp3(v, 1, 3, 0) < 0) return "6.18.15";
+  return "6.18.35"; /* Kata 3.32.0 vmlinux-6.18.35-197 from 1.3.0 (updates-2026-12 §1) */
 }
 
 /* Read one version component: 1 to 6 digits (no release comes near; keeps `long` safe). */
@@ -177,6 +182,46 @@ static inline int kina_valid_network_name(const char *s, size_t len) {
     if (!alnum && ((i == 0 || i == len - 1) || (c != '.' && c != '_' && c != '-'))) return 0;
   }
   return 1;
+}
+
+/* One decimal IPv4 octet (0-255, no sign) at s[0..len); returns its value or -1. */
+static inline long kina_ipv4_octet(const char *s, size_t len) {
+  long n = 0;
+  if (len == 0 || len > 3) return -1;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] < '0' || s[i] > '9') return -1;
+    n = n * 10 + (s[i] - '0');
+  }
+  return n > 255 ? -1 : n;
+}
+
+/* Whether `--scheme auto` sent image reference `ref` to its registry over plain http: its
+ * registry host (the first path component when it has a '.' or ':' or is "localhost", the
+ * Docker reference rule; without its :port) is "localhost", or an IPv4 literal in 10/8,
+ * 127/8, 192.168/16 or 172.16/12 (apple/container before 1.3.0,
+ * Sources/Services/ContainerAPIService/Client/RequestScheme.swift isInternalHost; reference
+ * updates-2026-12 §1 names all but 172.16/12). Auto also matched hosts under the runtime's DNS
+ * domain, which kina does not read. From 1.3.0 auto is gone and kina passes --scheme http for
+ * exactly these references. */
+static inline int kina_registry_was_auto_http(const char *ref, size_t len) {
+  size_t slash = 0, colon;
+  while (slash < len && ref[slash] != '/') slash++;
+  if (slash == len) return 0; /* no registry part: docker.io */
+  int dotted = 0;
+  for (size_t i = 0; i < slash; i++) dotted |= ref[i] == '.' || ref[i] == ':';
+  if (!dotted && !(slash == 9 && memcmp(ref, "localhost", 9) == 0)) return 0; /* docker.io/<user>/... */
+  for (colon = 0; colon < slash && ref[colon] != ':'; colon++) {}
+  if (colon == 9 && memcmp(ref, "localhost", 9) == 0) return 1;
+  long o[4];
+  size_t at = 0;
+  for (int i = 0; i < 4; i++) {
+    size_t end = at;
+    while (end < colon && ref[end] != '.') end++;
+    if ((i < 3) != (end < colon)) return 0; /* three dots, then the host ends */
+    if ((o[i] = kina_ipv4_octet(ref + at, end - at)) < 0) return 0;
+    at = end + 1;
+  }
+  return o[0] == 10 || o[0] == 127 || (o[0] == 192 && o[1] == 168) || (o[0] == 172 && o[1] >= 16 && o[1] <= 31);
 }
 
 static inline int kina_cmp_cstr(const void *a, const void *b) {

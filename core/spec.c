@@ -888,6 +888,7 @@ static kina_version check_cli_version(lua_State *L, int idx) {
  *   [-v SRC:DST[:ro] | --tmpfs DST | --mount type=tmpfs,... ...]    (mounts, as given)
  *   [-p SPEC ...]                                                   (ports as given, then the API server)
  *   [-e K=V ...]                                                    (env + proxies, by key)
+ *   [--scheme http]                       (1.3.0+, a registry that `--scheme auto` sent to http)
  *   IMAGE [ARGS ...]
  * info = {host_ports = {{address, port, protocol, field}, ...}, warnings = {...}}.
  *
@@ -952,6 +953,12 @@ static int l_run_argv(lua_State *L) {
   emit_mounts(&b);
   emit_ports(&b, role);
   emit_env(&b);
+  /* `run` pulls a missing image itself: from 1.3.0 a registry `--scheme auto` reached over
+   * http needs --scheme http (see kina_registry_was_auto_http; updates-2026-12 §1). */
+  if (kina_version_has(b.v, KINA_F_SCHEME_NO_AUTO) && kina_registry_was_auto_http(image, len)) {
+    arg(&b, "--scheme");
+    arg(&b, "http");
+  }
   arg(&b, image);
   field_name(f, prefix, "args");
   if (get_table(L, 1, "args", f)) {

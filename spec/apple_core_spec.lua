@@ -117,7 +117,20 @@ describe("kina.core.apple", function()
       ["1.2.1"] = { masked_paths = true, nodes_boot = true },
       ["1.2.2"] = { cap_add = true, masked_paths = true, publish = true, port_ranges = true, copy = true,
         status_format = true, system_version = true, list_honours_all = true, inspect_missing_is_error = true,
-        stop_missing_is_error = true, json_shape = "1.0", kernel_default = "6.18.15", nodes_boot = true },
+        stop_missing_is_error = true, json_shape = "1.0", kernel_default = "6.18.15", nodes_boot = true,
+        scheme_no_auto = false, status_nested = false },
+      -- after the mirror (updates-2026-12 §1): 1.3.0 drops --scheme auto and moves the kernel
+      -- to 6.18.35; 1.4.1 nests system status; 1.4.0 was never released
+      ["1.3.0"] = { masked_paths = true, json_shape = "1.0", kernel_default = "6.18.35", nodes_boot = true,
+        scheme_no_auto = true, status_nested = false },
+      ["1.3.1"] = { masked_paths = true, json_shape = "1.0", kernel_default = "6.18.35", scheme_no_auto = true,
+        status_nested = false },
+      ["1.4.1"] = { masked_paths = true, json_shape = "1.0", kernel_default = "6.18.35", scheme_no_auto = true,
+        status_nested = true },
+      ["1.5.0"] = { cap_add = true, masked_paths = true, publish = true, port_ranges = true, copy = true,
+        status_format = true, system_version = true, list_honours_all = true, inspect_missing_is_error = true,
+        stop_missing_is_error = true, json_shape = "1.0", kernel_default = "6.18.35", nodes_boot = true,
+        scheme_no_auto = true, status_nested = true },
       ["0.2.0"] = { publish = false, network = true, port_ranges = false },
     }
     for version, want in pairs(expected) do
@@ -196,6 +209,31 @@ describe("kina.core.apple", function()
         raises(apple.argv_image_save, { "a", "b" }, { output = "/x.tar" }, "0.4.1"))
       assert.equal("path: image save/load through a pipe needs container 0.7.0 or newer (this is 0.6.0)",
         raises(apple.argv_image_load, nil, "0.6.0"))
+    end)
+
+    it("pulls from a registry `--scheme auto` reached over http with --scheme http, from 1.3.0 only", function()
+      -- before 1.3.0 the default, auto, picks http for these itself
+      assert.same(words("image pull localhost:5001/kindest/node:v1.35.5"),
+        apple.argv_image_pull("localhost:5001/kindest/node:v1.35.5", nil, "1.2.2"))
+      for _, version in ipairs{ "1.3.0", "1.3.1", "1.4.1", "1.5.0" } do
+        for _, ref in ipairs{ "localhost:5001/kindest/node:v1.35.5", "localhost/app:1", "127.0.0.1:5000/app:1",
+          "10.1.2.3/app:1", "192.168.64.1:5000/a/b:1", "172.16.0.9:5000/app:1", "172.31.255.255/app:1" } do
+          assert.same(words("image pull --scheme http " .. ref), apple.argv_image_pull(ref, nil, version), ref)
+        end
+        -- public registries, docker.io names and hosts outside the ranges keep the https default
+        for _, ref in ipairs{ "kindest/node:v1.35.5", "docker.io/kindest/node:v1.35.5", "localhost.example.com/app:1",
+          "ghcr.io/a/b:1", "172.32.0.1/app:1", "192.169.0.1/app:1", "10.0.0.1.example.com/app:1", "256.1.1.1/app:1",
+          "10.1.2/app:1", "library/localhost:1", "[::1]:5000/app:1" } do
+          assert.same(words("image pull " .. ref), apple.argv_image_pull(ref, nil, version), ref)
+        end
+      end
+      -- an explicit scheme is passed as given, on every release; the platform follows it
+      assert.same(words("image pull --scheme https --platform linux/arm64 localhost:5001/app:1"),
+        apple.argv_image_pull("localhost:5001/app:1", { scheme = "https", platform = "linux/arm64" }, "1.5.0"))
+      assert.same(words("image pull --scheme http registry.lan:5000/app:1"),
+        apple.argv_image_pull("registry.lan:5000/app:1", { scheme = "http" }, "1.2.2"))
+      assert.equal('pull options: scheme "auto" is not "http" or "https"',
+        raises(apple.argv_image_pull, "localhost:5001/app:1", { scheme = "auto" }, "1.2.2"))
     end)
 
     it("refuses bad names and options", function()
@@ -304,6 +342,71 @@ describe("kina.core.apple", function()
     end)
   end)
 
+  describe("keys added by later releases", function()
+    -- 1.3.1–1.5.0 only added keys to list/inspect/network JSON (updates-2026-12 §1), and 1.4.1
+    -- stopped escaping '/'. Put an unknown key into every object of the 1.2.2 samples and print
+    -- them unescaped: the records must not change.
+    local function with_unknown_keys(value, depth)
+      if type(value) ~= "table" then return value end
+      local out = {}
+      for k, v in pairs(value) do out[k] = with_unknown_keys(v, depth + 1) end
+      if #value == 0 and next(value) ~= nil then
+        out["kinaFuture" .. depth] = { count = depth, mtu = 9000, ipv6Subnet = "fd00::/64", nested = { "x" } }
+      end
+      return out
+    end
+    -- lua-cjson escapes '/' itself; 1.4.1+ prints it bare
+    local function unescaped(text) return (text:gsub("\\/", "/")) end
+
+    it("reads 1.5.0-style containers exactly as 1.2.2's", function()
+      local later = unescaped(cjson.encode(with_unknown_keys(cjson.decode(LIST_1_2_2), 0)))
+      assert.truthy(later:find('"kinaFuture', 1, true))
+      assert.is_nil(later:find("\\/"))
+      assert.same(apple.parse_containers(cjson.decode(LIST_1_2_2)), apple.parse_containers(cjson.decode(later)))
+      later = unescaped(cjson.encode(with_unknown_keys(cjson.decode(INSPECT_1_2_2), 0)))
+      assert.same(apple.parse_containers(cjson.decode(INSPECT_1_2_2)), apple.parse_containers(cjson.decode(later)))
+    end)
+
+    it("reads 1.5.0-style networks and images exactly as 1.2.2's", function()
+      local later = unescaped(cjson.encode(with_unknown_keys(cjson.decode(NETWORKS_1_0), 0)))
+      assert.same(apple.parse_networks(cjson.decode(NETWORKS_1_0)), apple.parse_networks(cjson.decode(later)))
+      later = unescaped(cjson.encode(with_unknown_keys(cjson.decode(IMAGES_1_0), 0)))
+      assert.same(apple.parse_images(cjson.decode(IMAGES_1_0)), apple.parse_images(cjson.decode(later)))
+    end)
+  end)
+
+  describe("parse_system_status", function()
+    -- §3.7 (0.10.0 – 1.3.1) and 1.4.1's nested shape (updates-2026-12 §1)
+    local FLAT = [=[{"apiServerAppName":"container-apiserver","apiServerBuild":"release","apiServerCommit":"0190097d06df0b9065f4c2d2c7873c649d81d493","apiServerVersion":"container-apiserver version 1.2.2 (build: release, commit: 0190097)","appRoot":"\/Users\/me\/Library\/Application Support\/com.apple.container\/","installRoot":"\/usr\/local\/","status":"running"}]=]
+    local NESTED = [=[{"client":{"appName":"container","build":"release","commit":"abc","version":"1.5.0"},"host":{"architecture":"arm64","cpus":10,"operatingSystem":"macOS 26.1"},"paths":{"appRoot":"/Users/me/Library/Application Support/com.apple.container/","installRoot":"/usr/local/","logRoot":"/Users/me/Library/Logs/container/"},"resources":{"containersRunning":2,"containersTotal":3,"images":4},"server":{"appName":"container-apiserver","build":"release","commit":"abc","version":"1.4.1"},"status":"running"}]=]
+
+    it("reads the flat shape, taking the server's version out of its text", function()
+      assert.same({ status = "running", server_version = "1.2.2",
+        app_root = "/Users/me/Library/Application Support/com.apple.container/", install_root = "/usr/local/" },
+        apple.parse_system_status(cjson.decode(FLAT)))
+      assert.same({ status = "unregistered" }, apple.parse_system_status(cjson.decode(
+        [[{"apiServerAppName":"","apiServerBuild":"","apiServerCommit":"","apiServerVersion":"","appRoot":"","installRoot":"","status":"unregistered"}]])))
+    end)
+
+    it("reads 1.4.1's nested shape: client and server versions, paths, resources", function()
+      assert.same({ status = "running", server_version = "1.4.1", client_version = "1.5.0",
+        app_root = "/Users/me/Library/Application Support/com.apple.container/", install_root = "/usr/local/",
+        log_root = "/Users/me/Library/Logs/container/", containers_running = 2, containers_total = 3, images = 4 },
+        apple.parse_system_status(cjson.decode(NESTED)))
+      -- only `status` when the services are down
+      assert.same({ status = "not running" }, apple.parse_system_status(cjson.decode([[{"status":"not running"}]])))
+    end)
+
+    it("returns nil and a message for output it cannot read", function()
+      local r, err = apple.parse_system_status(cjson.decode("[]"))
+      assert.is_nil(r)
+      assert.equal('system status: no "status" in the CLI\'s JSON', err)
+      r, err = apple.parse_system_status("running")
+      assert.is_nil(r)
+      assert.equal("system status: expected a JSON object, got string", err)
+    end)
+  end)
+
   describe("parse_networks", function()
     it("reads the 1.0 shape", function()
       assert.same({
@@ -351,6 +454,7 @@ describe("kina.core.apple", function()
       { 'Error: internalError: "failed to stop container" (cause: "notFound: "container with ID kind-worker not found"")', 1, "not_found" },
       { 'Error: failed to delete one or more containers: ["kind-worker"]', 1, "not_found" },
       { "Error: container kind-worker is not running", 1, "not_running" },
+      { 'Error: internalError: "failed to kill container" (cause: "invalidState: "no runtime client exists: container is stopped"")', 1, "not_running" },
       { "Error: minimum memory amount allowed is 200 MiB (got 4096 bytes)", 1, "memory_too_low" },
       { "Error: non-default network configuration requires macOS 26 or newer", 1, "network_needs_macos26" },
       { "Error: Plugin 'container-network' not found.", 64, "network_needs_macos26" },

@@ -68,7 +68,8 @@ local function raises(fn)
   return err
 end
 
-for _, version in ipairs{ "0.7.1", "0.8.0", "1.1.0", "1.2.2" } do
+-- every shape kina parses, and each release after the mirror (updates-2026-12 §1)
+for _, version in ipairs{ "0.7.1", "0.8.0", "1.1.0", "1.2.2", "1.3.0", "1.3.1", "1.4.1", "1.5.0" } do
   describe("apple provider against container " .. version, function()
     local w, p
     before_each(function()
@@ -163,6 +164,10 @@ for _, version in ipairs{ "0.7.1", "0.8.0", "1.1.0", "1.2.2" } do
       local err = raises(function() p:ip("prov-control-plane") end)
       assert.is_true(apple.is_error(err))
       assert.matches("has no IP address", tostring(err))
+      -- killing a stopped node: the runtime's text, with the not-running hint
+      err = raises(function() p:kill("prov-control-plane") end)
+      assert.equal("not_running", err.cause)
+      assert.matches("hint: the node is not running", tostring(err))
       p:start("prov-control-plane")
       assert.matches("^192%.168%.64%.%d+$", p:ip("prov-control-plane"))
     end)
@@ -250,6 +255,43 @@ for _, version in ipairs{ "0.7.1", "0.8.0", "1.1.0", "1.2.2" } do
       p:network_delete("kina-prov") -- gone already: fine
     end)
 
+    it("is a release kina was checked against: no warning at preflight", function()
+      local _, warnings = p:ensure_ready()
+      assert.same({}, warnings)
+    end)
+
+    it("reads system status in the release's shape", function()
+      local ge = function(v) return require("kina.core.apple").compare_versions(version, v) >= 0 end
+      local status = p:info().status
+      if not ge("0.10.0") then
+        assert.is_nil(status) -- text only before --format json
+        return
+      end
+      assert.equal("running", status.status)
+      assert.equal(version, status.server_version)
+      -- the client's own version is in the JSON from 1.4.1 (nested shape)
+      assert.equal(ge("1.4.1") and version or nil, status.client_version)
+      assert.matches("com%.apple%.container/$", status.app_root)
+    end)
+
+    it("pulls and runs a node image from a plain-HTTP local registry with the scheme it needs", function()
+      local ge = function(v) return require("kina.core.apple").compare_versions(version, v) >= 0 end
+      local ref = "localhost:5001/kindest/node:v1.35.5"
+      p:image_pull(ref)
+      assert.is_true(p:image_exists(ref))
+      local pull = w.calls("image", "pull")[1]
+      assert.same(ge("1.3.0") and { "image", "pull", "--scheme", "http", ref } or { "image", "pull", ref }, pull)
+      -- `run` pulls a missing image itself: it gets the same scheme
+      p:create(node("prov-control-plane", "control-plane", { image = "127.0.0.1:5001/kindest/node:v1.35.5" }))
+      local run = w.calls("run")[1]
+      assert.equal("127.0.0.1:5001/kindest/node:v1.35.5", run[#run])
+      assert.equal(ge("1.3.0"), run[#run - 2] == "--scheme" and run[#run - 1] == "http")
+      assert.equal("running", p:inspect("prov-control-plane").state)
+      -- docker.io is https either way: no --scheme
+      p:image_pull("kindest/node:v1.35.5")
+      assert.same({ "image", "pull", "kindest/node:v1.35.5" }, w.calls("image", "pull")[2])
+    end)
+
     it("pulls, checks, saves and loads images", function()
       assert.is_false(p:image_exists("registry.example/app:1"))
       p:image_pull("registry.example/app:1")
@@ -286,6 +328,52 @@ describe("apple provider preflight", function()
     local err = raises(function() w.provider:ensure_ready() end)
     assert.matches("services are not running", tostring(err))
     assert.matches("container system start %-%-enable%-kernel%-install", tostring(err))
+  end)
+
+  it("warns about a release newer than tested, and about 1.4.0, which Apple never released", function()
+    for version, pattern in pairs{
+      ["1.6.0"] = "container 1%.6%.0 is newer than 1%.5%.0, the newest release kina was checked against",
+      ["1.4.0"] = "container 1%.4%.0 is not one of Apple's releases kina was checked against",
+    } do
+      local w = new_world(version)
+      finally(w.close)
+      local info, warnings = w.provider:ensure_ready()
+      assert.equal(version, info.version)
+      assert.equal(1, #warnings)
+      assert.matches(pattern, warnings[1])
+    end
+  end)
+
+  it("retries `network list`, which Apple's client gives 1 second, a bounded number of times", function()
+    local w = new_world("1.2.2", { KINA_SIM_NETWORK_LIST_TIMEOUTS = tostring(apple.NETWORK_LIST_ATTEMPTS - 1) })
+    finally(w.close)
+    assert.equal(26, w.provider:info().macos)
+    assert.equal(apple.NETWORK_LIST_ATTEMPTS, #w.calls("network", "list"))
+    -- one more timeout than attempts: the failure is reported, with the runtime's text
+    local fw = new_world("1.2.2", { KINA_SIM_NETWORK_LIST_TIMEOUTS = tostring(apple.NETWORK_LIST_ATTEMPTS) })
+    finally(fw.close)
+    local err = raises(function() fw.provider:info() end)
+    assert.equal("network list", err.op)
+    assert.matches("failed to list networks", err.stderr)
+    assert.equal(apple.NETWORK_LIST_ATTEMPTS, #fw.calls("network", "list"))
+  end)
+
+  it("on 1.3.0+ a plain-HTTP registry fails without --scheme http, and auto is refused", function()
+    local w = new_world("1.3.0")
+    finally(w.close)
+    local r = w.sim("image", "pull", "localhost:5001/kindest/node:v1.35.5")
+    assert.equal(1, r.code)
+    assert.matches("^Error: handshakeFailed%(.*WRONG_VERSION_NUMBER", r.stderr)
+    r = w.sim("image", "pull", "--scheme", "auto", "localhost:5001/kindest/node:v1.35.5")
+    assert.equal(1, r.code)
+    assert.equal("Error: unsupported scheme auto\n", r.stderr)
+    -- the provider passes the scheme itself
+    w.provider:image_pull("localhost:5001/kindest/node:v1.35.5")
+    assert.is_true(w.provider:image_exists("localhost:5001/kindest/node:v1.35.5"))
+    -- 1.2.2's auto picked http for it without being told
+    local old = new_world("1.2.2")
+    finally(old.close)
+    assert.equal(0, old.sim("image", "pull", "localhost:5001/kindest/node:v1.35.5").code)
   end)
 
   it("says how to install the CLI when it is missing", function()

@@ -42,6 +42,74 @@ describe("container simulator: JSON per release", function()
     assert.is_string(cfg.creationDate)
   end)
 
+  -- releases after the mirror (updates-2026-12 §1): list/inspect keep 1.2.2's shape and keys,
+  -- slashes are escaped until 1.4.1, the default kernel is 6.18.35 from 1.3.0
+  for _, version in ipairs({ "1.3.0", "1.3.1", "1.4.1", "1.5.0" }) do
+    it(version .. ": 1.2.2's list/inspect keys, '/' escaped only before 1.4.1, kernel 6.18.35", function()
+      sim = S.sim({ KINA_SIM_VERSION = version, KINA_SIM_BOOT_DELAY = "0" })
+      assert.are.equal(0, sim.run("run", "-d", "--name", "n1", "--cap-add", "ALL", "--masked-path", "NONE",
+        "--read-only-path", "NONE", "-p", "127.0.0.1:6443:6443", "--mount", "type=tmpfs,target=/scratch,size=64m",
+        "kindest/node:v1.35.5").code)
+      local r = sim.run("list", "--all", "--format", "json")
+      assert.are.equal(0, r.code)
+      local escaped = version ~= "1.4.1" and version ~= "1.5.0"
+      assert.are.equal(escaped, r.out:find('"192.168.64.2\\/24"', 1, true) ~= nil)
+      assert.are.equal(not escaped, r.out:find('"192.168.64.2/24"', 1, true) ~= nil)
+      local c = json.decode(r.out)[1]
+      assert.are.equal("n1", c.id)
+      assert.are.equal("running", c.status.state)
+      assert.are.equal("192.168.64.2/24", c.status.networks[1].ipv4Address)
+      assert.are.equal(1280, c.status.networks[1].mtu)
+      assert.are.same({ containerPort = 6443, count = 1, hostAddress = "127.0.0.1", hostPort = 6443, proto = "tcp" },
+        c.configuration.publishedPorts[1])
+      assert.are.equal("docker.io/kindest/node:v1.35.5", c.configuration.image.reference)
+      -- `--mount type=tmpfs` recorded source "" before 1.3.1 (PR 2138)
+      local scratch = c.configuration.mounts[1]
+      assert.are.equal("/scratch", scratch.destination)
+      assert.are.equal(version == "1.3.0" and "" or "tmpfs", scratch.source)
+      assert.are.same(c, json.decode(sim.run("inspect", "n1").out)[1])
+      assert.are.equal("6.18.35\n", sim.run("exec", "n1", "uname", "-r").out)
+    end)
+  end
+
+  it("stop --all stops and prints stopped containers too; kill --all only running ones", function()
+    sim = S.sim()
+    assert.are.equal(0, sim.run("run", "-d", "--name", "up", "alpine").code)
+    assert.are.equal(0, sim.run("create", "--name", "idle", "alpine").code)
+    local r = sim.run("kill", "--all")
+    assert.are.equal(0, r.code)
+    assert.are.equal("up\n", r.out)
+    assert.are.equal(0, sim.run("start", "up").code)
+    r = sim.run("stop", "--all")
+    assert.are.equal(0, r.code)
+    assert.are.equal("up\nidle\n", r.out) -- in creation order
+    assert.are.equal("stopped", json.decode(sim.run("inspect", "up").out)[1].status.state)
+    r = sim.run("kill", "idle")
+    assert.are.equal(1, r.code)
+    assert.truthy(r.err:find('"failed to kill container" (cause: "invalidState: "no runtime client exists: container is stopped"")', 1, true))
+  end)
+
+  it("prints no kernelArgs, attachment variant from 1.1.0, a network's ipv4Subnet only with --subnet", function()
+    sim = S.sim()
+    assert.are.equal(0, sim.run("run", "-d", "--name", "k1", "--kernel-arg", "quiet", "alpine").code)
+    local c = json.decode(sim.run("inspect", "k1").out)[1]
+    assert.is_nil(c.configuration.kernelArgs)
+    assert.are.equal("reserved", c.status.networks[1].variant)
+    local old = sim.with({ KINA_SIM_VERSION = "1.0.0" })
+    assert.are.equal(0, old("run", "-d", "--name", "k0", "alpine").code)
+    c = json.decode(old("inspect", "k0").out)[1]
+    assert.are.equal("192.168.64.3/24", c.status.networks[1].ipv4Address)
+    assert.is_nil(c.status.networks[1].variant)
+    assert.are.equal(0, sim.run("network", "create", "--subnet", "10.89.0.0/24", "given").code)
+    assert.are.equal(0, sim.run("network", "create", "picked").code)
+    local nets = {}
+    for _, n in ipairs(json.decode(sim.run("network", "list", "--format", "json").out)) do nets[n.id] = n end
+    assert.are.equal("10.89.0.0/24", nets.given.configuration.ipv4Subnet)
+    assert.is_nil(nets.picked.configuration.ipv4Subnet)
+    assert.is_string(nets.picked.status.ipv4Subnet)
+    assert.is_nil(nets.default.configuration.ipv4Subnet)
+  end)
+
   it("0.8.0: status string, top-level networks with ipv4Address, startedDate seconds since 2001", function()
     sim = S.sim({ KINA_SIM_VERSION = "0.8.0" })
     assert.are.equal(0, sim.run("run", "-d", "--name", "old", "alpine").code)
@@ -263,6 +331,37 @@ describe("container simulator: state, IPs, faults, log", function()
     assert.are.equal("running", st.status)
     assert.are.equal("container-apiserver version 1.2.2 (build: release, commit: 0190097)", st.apiServerVersion)
     assert.are.equal(64, sim.with({ KINA_SIM_VERSION = "0.9.0" })("system", "status", "--format", "json").code)
+  end)
+
+  it("system status JSON: flat up to 1.3.1, nested from 1.4.1, only status when down", function()
+    sim = S.sim({ KINA_SIM_VERSION = "1.3.1" })
+    local r = sim.run("system", "status", "--format", "json")
+    local st = json.decode(r.out)
+    assert.are.equal("container-apiserver version 1.3.1 (build: release, commit: unspeci)", st.apiServerVersion)
+    assert.is_truthy(r.out:find('"installRoot":"\\/usr\\/local\\/"', 1, true))
+    for _, version in ipairs({ "1.4.1", "1.5.0" }) do
+      local run = sim.with({ KINA_SIM_VERSION = version })
+      assert.are.equal(0, run("run", "-d", "--name", "a" .. version:gsub("%.", ""), "alpine").code)
+      r = run("system", "status", "--format", "json")
+      assert.are.equal(0, r.code)
+      st = json.decode(r.out)
+      assert.are.equal("running", st.status)
+      assert.is_nil(st.apiServerVersion)
+      assert.are.same({ appName = "container", build = "release", version = version,
+        commit = st.client.commit }, st.client)
+      assert.are.equal(version, st.server.version)
+      assert.are.equal("/usr/local/", st.paths.installRoot)
+      assert.is_truthy(r.out:find('"installRoot":"/usr/local/"', 1, true))
+      assert.are.equal("arm64", st.host.architecture)
+      assert.is_number(st.resources.containersTotal)
+      assert.are.equal(st.resources.containersTotal, st.resources.containersRunning)
+      assert.is_number(st.resources.images)
+      local down = sim.with({ KINA_SIM_VERSION = version, KINA_SIM_SYSTEM = "stopped" })("system", "status", "--format", "json")
+      assert.are.equal(1, down.code)
+      assert.are.equal('{"status":"unregistered"}\n', down.out)
+    end
+    assert.are.equal("d265d66", json.decode(sim.with({ KINA_SIM_VERSION = "1.5.0" })("system", "version", "--format", "json").out)[2]
+      .version:match("commit: (%x+)"))
   end)
 end)
 

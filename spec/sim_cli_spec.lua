@@ -13,6 +13,62 @@ describe("container simulator: CLI surface", function()
     assert.are.equal("container CLI version 0.8.0 (build: release, commit: a18df81)\n", r.out)
     r = sim.with({ KINA_SIM_VERSION = "9.9.9" })("--version")
     assert.are.equal("container CLI version 9.9.9 (build: release, commit: unspeci)\n", r.out)
+    -- after the mirror only 1.5.0's short commit is known (updates-2026-12 §1)
+    r = sim.with({ KINA_SIM_VERSION = "1.5.0" })("--version")
+    assert.are.equal("container CLI version 1.5.0 (build: release, commit: d265d66)\n", r.out)
+    for _, version in ipairs({ "1.3.0", "1.3.1", "1.4.1" }) do
+      r = sim.with({ KINA_SIM_VERSION = version })("--version")
+      assert.are.equal("container CLI version " .. version .. " (build: release, commit: unspeci)\n", r.out)
+    end
+  end)
+
+  it("--scheme: auto until 1.3.0, then http|https with `unsupported scheme auto`, exit 1", function()
+    for _, version in ipairs({ "1.2.2", "1.3.0", "1.3.1", "1.4.1", "1.5.0" }) do
+      local run = sim.with({ KINA_SIM_VERSION = version })
+      local has_auto = version == "1.2.2"
+      local n = version:gsub("%.", "")
+      for _, argv in ipairs({
+        { "image", "pull", "--scheme", "auto", "ghcr.io/a/b:" .. n },
+        { "run", "-d", "--name", "r" .. n, "--scheme", "auto", "alpine" },
+        { "create", "--name", "c" .. n, "--scheme", "auto", "alpine" },
+      }) do
+        local r = run(table.unpack(argv))
+        if has_auto then
+          assert.are.equal(0, r.code, argv[1])
+        else
+          assert.are.equal(1, r.code, argv[1])
+          assert.are.equal("Error: unsupported scheme auto\n", r.err)
+        end
+      end
+      assert.are.equal(0, run("image", "pull", "--scheme", "https", "ghcr.io/a/c:" .. n).code)
+      local help = run("run", "--help").out
+      assert.are.equal(has_auto, help:find("One of (http, https, auto)", 1, true) ~= nil)
+      assert.are.equal(not has_auto, help:find("One of (http, https)", 1, true) ~= nil)
+      local bad = run("image", "pull", "--scheme", "ftp", "ghcr.io/a/d:1")
+      -- before 1.3.0 the value is one of three choices (a usage error); after, checked when used
+      assert.are.equal(has_auto and 64 or 1, bad.code)
+    end
+  end)
+
+  it("plain-HTTP registries: https fails from 1.3.0 unless --scheme http; KINA_SIM_HTTP_REGISTRIES names them", function()
+    local ref = "localhost:5001/kindest/node:v1.35.5"
+    local new = sim.with({ KINA_SIM_VERSION = "1.3.0" })
+    local r = new("image", "pull", ref)
+    assert.are.equal(1, r.code)
+    assert.matches("^Error: handshakeFailed%(", r.err)
+    r = new("run", "-d", "--name", "n130", "--cap-add", "ALL", "--masked-path", "NONE", "--read-only-path", "NONE", ref)
+    assert.are.equal(1, r.code)
+    assert.are.equal(0, new("image", "pull", "--scheme", "http", ref).code)
+    -- present now: run does not contact the registry
+    assert.are.equal(0, new("run", "-d", "--name", "n130", "--cap-add", "ALL", "--masked-path", "NONE",
+      "--read-only-path", "NONE", ref).code)
+    -- 1.2.2's auto sent localhost to http itself
+    assert.are.equal(0, sim.with({ KINA_SIM_VERSION = "1.2.2" })("image", "pull", "127.0.0.1:5001/app:1").code)
+    -- the switch: only the listed registries speak plain HTTP
+    local listed = sim.with({ KINA_SIM_VERSION = "1.5.0", KINA_SIM_HTTP_REGISTRIES = "registry.lan:5000" })
+    assert.are.equal(1, listed("image", "pull", "registry.lan:5000/app:1").code)
+    assert.are.equal(0, listed("image", "pull", "--scheme", "http", "registry.lan:5000/app:1").code)
+    assert.are.equal(0, listed("image", "pull", "localhost:5001/app:2").code)
   end)
 
   for _, flag in ipairs({ "--privileged", "--sysctl", "--hostname", "--restart" }) do

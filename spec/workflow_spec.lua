@@ -165,6 +165,30 @@ describe("kina cluster workflows (against the simulator)", function()
     assert.equal(0, code, err)
   end)
 
+  it("creates clusters on 1.3.0, 1.3.1, 1.4.1 and 1.5.0 with no untested-version warning, pulling from a plain-HTTP registry", function()
+    -- releases after the mirror (updates-2026-12 §1); the node image on a local registry
+    -- without TLS needs --scheme http from 1.3.0, where auto is gone
+    local image = "localhost:5001/kindest/node:v1.35.5"
+    for _, version in ipairs{ "1.3.0", "1.3.1", "1.4.1", "1.5.0" } do
+      local vw = world{ KINA_SIM_VERSION = version }
+      finally(vw.close)
+      local _, err, code = vw.kina{ "create", "cluster", "--image", image }
+      assert.equal(0, code, version .. ": " .. err)
+      assert.is_nil(err:find("checked against", 1, true), err)
+      assert.is_nil(err:lower():find("warn", 1, true), err)
+      assert.matches("✓ Ensuring node image %(" .. image:gsub("%p", "%%%0") .. "%)", err)
+      assert.same({ "image", "pull", "--scheme", "http", image }, vw.calls("image", "pull")[1])
+      local run = vw.calls("run")[1]
+      assert.same({ "--scheme", "http", image }, { table.unpack(run, #run - 2) })
+      assert.same({ "kina-control-plane" }, vw.containers())
+      local out = vw.kina{ "get", "nodes" }
+      assert.matches("^kina%-control%-plane%s+control%-plane%s+running%s+192%.168%.64%.%d+\n$", out)
+      _, err, code = vw.kina{ "delete", "cluster" }
+      assert.equal(0, code, err)
+      assert.same({}, vw.containers())
+    end
+  end)
+
   it("creates a 1+2 cluster from a kind YAML config: workers join concurrently, control plane keeps its taint", function()
     local cfg = w.dir .. "/cluster.yaml"
     write(cfg, "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n- role: worker\n")

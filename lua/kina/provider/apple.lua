@@ -23,7 +23,14 @@ local M = {}
 -- and flags are parsed, but nobody should start there.
 M.MIN_VERSION = "0.7.0"
 --- The newest release kina was checked against; newer ones are used with a warning.
-M.MAX_TESTED = "1.2.2"
+M.MAX_TESTED = "1.5.0"
+--- Apple's releases from MIN_VERSION to MAX_TESTED (apple-container.md §1 tags; updates-2026-12
+-- §1 after 1.2.2). Another version in that range is not a release (1.4.0: Apple discarded the
+-- tag) and is used with a warning too.
+M.RELEASES = {
+  "0.7.0", "0.7.1", "0.8.0", "0.9.0", "0.10.0", "0.11.0", "0.12.0", "0.12.1", "0.12.2", "0.12.3",
+  "1.0.0", "1.1.0", "1.2.0", "1.2.1", "1.2.2", "1.3.0", "1.3.1", "1.4.1", "1.5.0",
+}
 --- The labels identifying kina's nodes.
 M.CLUSTER_LABEL = "io.kina.cluster"
 M.ROLE_LABEL = "io.kina.role"
@@ -40,6 +47,11 @@ M.DEFAULT_TIMEOUTS = {
   version = 30,
   status = 30,
 }
+
+--- `network list` (which tells macOS 26 from 15) runs with Apple's 1-second client timeout:
+-- kina tries it this many times, waiting NETWORK_LIST_RETRY_DELAY × attempt seconds between.
+M.NETWORK_LIST_ATTEMPTS = 3
+M.NETWORK_LIST_RETRY_DELAY = 0.5
 
 --- Why a CLI call failed, for people. Keyed by kina.core.apple.error_cause().
 M.HINTS = {
@@ -222,14 +234,31 @@ function Provider:info()
   local features = apple.features(version)
   local status = self:run_cli("status", nil, apple.argv_system_status(version))
   local running = status.code == 0
+  -- the JSON (0.10.0+; nested from 1.4.1) names the server's version, and from 1.4.1 the
+  -- client's: they differ after an upgrade until the services are restarted
+  local detail, detail_error
+  if features.status_format then
+    local decoded, err = json.decode(status.stdout or "", { empty_arrays = false })
+    if decoded ~= nil then detail, detail_error = apple.parse_system_status(decoded)
+    else detail_error = "could not parse the CLI's JSON: " .. tostring(err) end
+  end
   local macos
   if running then
-    local net, argv = self:run_cli("network list", nil, apple.argv_network_list(version))
-    if net.code == 0 then macos = 26
-    else
-      local cause = apple.error_cause(net.stderr, net.code)
-      if cause == "unknown_command" or cause == "unknown_option" or cause == "network_needs_macos26" then macos = 15
-      else self:fail("network list", nil, argv, net) end -- not knowing would be a guess
+    -- Apple's client gives `network list` 1 second (updates-2026-12 §1), so a busy machine
+    -- fails it now and then: try NETWORK_LIST_ATTEMPTS times before giving up
+    for attempt = 1, M.NETWORK_LIST_ATTEMPTS do
+      local net, argv = self:run_cli("network list", nil, apple.argv_network_list(version))
+      if net.code == 0 then macos = 26
+      else
+        local cause = apple.error_cause(net.stderr, net.code)
+        if cause == "unknown_command" or cause == "unknown_option" or cause == "network_needs_macos26" then macos = 15
+        elseif attempt == M.NETWORK_LIST_ATTEMPTS then
+          self:fail("network list", nil, argv, net) -- not knowing would be a guess
+        else
+          self.sched:sleep(M.NETWORK_LIST_RETRY_DELAY * attempt)
+        end
+      end
+      if macos then break end
     end
   end
   local info = {
@@ -240,12 +269,22 @@ function Provider:info()
     macos = macos,
     features = features,
     multi_node = macos == 26,
+    status = detail,             -- kina.core.apple.parse_system_status's record, or nil
+    status_error = detail_error, -- why there is none (output that is not the JSON expected)
   }
   if running then self.cached_info = info end
   return info
 end
 
 local function older(a, b) return apple.compare_versions(a, b) < 0 end
+
+--- True when `version` is one of M.RELEASES.
+function M.is_release(version)
+  for _, r in ipairs(M.RELEASES) do
+    if r == version then return true end
+  end
+  return false
+end
 
 --- Raise, with what to do about it, unless the runtime can run kina's nodes.
 function Provider:ensure_ready()
@@ -266,6 +305,9 @@ function Provider:ensure_ready()
   local warnings = {}
   if older(M.MAX_TESTED, info.version) then
     warnings[#warnings + 1] = ("container %s is newer than %s, the newest release kina was checked against"):format(info.version, M.MAX_TESTED)
+  elseif not M.is_release(info.version) then
+    warnings[#warnings + 1] = ("container %s is not one of Apple's releases kina was checked against (%s … %s)"):format(
+      info.version, M.MIN_VERSION, M.MAX_TESTED)
   end
   return info, warnings
 end
@@ -546,9 +588,11 @@ function Provider:image_exists(ref)
   return r.code == 0
 end
 
+--- Pull an image. opts: platform, scheme ("http"|"https"; without it kina.core.apple passes
+-- --scheme http from 1.3.0 for a registry that `--scheme auto` reached over http), on_progress.
 function Provider:image_pull(ref, opts)
   opts = opts or {}
-  return self:call("pull", nil, apple.argv_image_pull(ref, { platform = opts.platform }, self:version()),
+  return self:call("pull", nil, apple.argv_image_pull(ref, { platform = opts.platform, scheme = opts.scheme }, self:version()),
     { on_stderr = opts.on_progress })
 end
 

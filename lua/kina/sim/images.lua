@@ -112,6 +112,56 @@ function M.archive_entry(img)
   return { reference = img.reference, platform = { os = p.os, architecture = p.architecture, variant = p.variant } }
 end
 
+--- Whether Apple's `--scheme auto` (up to 1.2.2) went to `domain` ("host[:port]") over http:
+-- "localhost", or an IPv4 literal in 10/8, 127/8, 192.168/16 or 172.16/12
+-- (apple/container Sources/Services/ContainerAPIService/Client/RequestScheme.swift
+-- isInternalHost before 1.3.0; updates-2026-12 §1). The DNS-domain rule of that function
+-- needs `dns.domain`, which the simulator does not keep (README "Still unconfirmed").
+function M.auto_http_host(domain)
+  local host = (domain or ""):match("^([^:]*)")
+  if host == "localhost" then return true end
+  local a, b, c, d = host:match("^(%d%d?%d?)%.(%d%d?%d?)%.(%d%d?%d?)%.(%d%d?%d?)$")
+  if not a then return false end
+  a, b = tonumber(a), tonumber(b)
+  if a > 255 or b > 255 or tonumber(c) > 255 or tonumber(d) > 255 then return false end
+  return a == 10 or a == 127 or (a == 192 and b == 168) or (a == 172 and b >= 16 and b <= 31)
+end
+
+--- The scheme an image operation uses: `requested` (--scheme) or the release's default,
+-- `auto` up to 1.2.2 and `https` from 1.3.0, where `auto` is refused with
+-- `unsupported scheme auto` (apple/container PR 2100, RequestScheme.swift: a
+-- ContainerizationError invalidArgument, so `Error: …` and exit 1).
+function M.resolve_scheme(v, requested, domain)
+  requested = requested or (v.scheme_auto and "auto" or "https")
+  if requested == "auto" and v.scheme_auto then
+    return M.auto_http_host(domain) and "http" or "https"
+  end
+  if requested ~= "http" and requested ~= "https" then
+    errors.throw("invalidArgument", "unsupported scheme " .. requested)
+  end
+  return requested
+end
+
+--- Whether the registry at `domain` speaks plain HTTP only. KINA_SIM_HTTP_REGISTRIES lists
+-- them (comma-separated host[:port]; empty: none); unset, every registry `auto` sent to http
+-- is one, as a local `registry:2` without TLS is (kind's local-registry recipe, port 5001).
+function M.plain_http_registry(domain, getenv)
+  local list = (getenv or os.getenv)("KINA_SIM_HTTP_REGISTRIES")
+  if list == nil then return M.auto_http_host(domain) end
+  for item in list:gmatch("[^,%s]+") do
+    if item == domain then return true end
+  end
+  return false
+end
+
+--- Error of an https request to a registry that answers in plain HTTP: swift-nio-ssl's
+-- handshake failure as BoringSSL reports a non-TLS reply (the wording Apple's CLI prints
+-- around it is unconfirmed; README "Still unconfirmed").
+function M.tls_to_plain_http_error()
+  return errors.raw("handshakeFailed(NIOSSL.BoringSSLError.sslError([Error: 268435703 " ..
+    "error:100000f7:SSL routines:OPENSSL_internal:WRONG_VERSION_NUMBER]))")
+end
+
 --- Error raised when the registry lacks a reference (wording of a registry 404;
 -- the exact wrapping is unconfirmed in the reference).
 function M.not_found_error(ref, parts)

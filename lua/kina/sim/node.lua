@@ -51,7 +51,9 @@ function M.kernel_release(version)
   version = version or "1.2.2"
   if M.compare_versions(version, "0.9.0") < 0 then return "6.12.28" end
   if M.compare_versions(version, "0.12.0") < 0 then return "6.18.5" end
-  return "6.18.15"
+  -- 1.3.0 moved the default to Kata 3.32.0 `vmlinux-6.18.35-197` (reference updates §1)
+  if M.compare_versions(version, "1.3.0") < 0 then return "6.18.15" end
+  return "6.18.35"
 end
 
 function M.is_node_image(ref)

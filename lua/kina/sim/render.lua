@@ -108,7 +108,8 @@ function M.configuration(c, v)
     if c.shm_size then cfg.shmSize = c.shm_size end
     if c.stop_signal then cfg.stopSignal = c.stop_signal end
   end
-  if v:ge("1.2.0") and c.kernel_args and #c.kernel_args > 0 then cfg.kernelArgs = copy_array(c.kernel_args) end
+  -- no kernelArgs: `--kernel-arg` is kept by the runtime, but ContainerConfiguration's
+  -- CodingKeys do not encode it (reference §3.2; issue 10 from Apple's 1.2.2 source)
   if c.masked_paths then cfg.maskedPaths = copy_array(c.masked_paths) end
   if c.readonly_paths then cfg.readonlyPaths = copy_array(c.readonly_paths) end
   return cfg
@@ -178,7 +179,9 @@ function M.network(nw, v)
   if v.json_v1 then
     local cfg = { name = nw.name, creationDate = created, mode = nw.mode, labels = nw.labels or {},
       plugin = nw.plugin or "container-network-vmnet", options = {} }
-    if not nw.builtin then cfg.ipv4Subnet = nw.subnet end
+    -- NetworkConfiguration.ipv4Subnet is optional: set only by `network create --subnet`
+    -- (reference §3.5 sample; issue 10 from Apple's 1.2.2 source)
+    if nw.explicit_subnet then cfg.ipv4Subnet = nw.subnet end
     local status = { ipv4Subnet = nw.subnet, ipv4Gateway = nw.gateway }
     if nw.mode == "nat" then status.ipv6Subnet = net.IPV6_PREFIX .. "::/64" end
     return { id = nw.name, configuration = cfg, status = status }

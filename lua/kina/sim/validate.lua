@@ -223,8 +223,10 @@ local function is_dir(p)
   return st and st.type == "directory"
 end
 
---- --mount values → Filesystem tables {type, source, destination, options}.
-function M.mount(text)
+--- --mount values → Filesystem tables {type, source, destination, options}. `version`
+-- decides a tmpfs's source: "" before 1.3.1, which fixed it (PR 2138; updates-2026-12 §1) to
+-- what `--tmpfs` records, "tmpfs" (the fixed value is README "Still unconfirmed").
+function M.mount(text, version)
   local parts = {}
   for p in text:gmatch("[^,]+") do parts[#parts + 1] = p end
   if #parts == 0 then fail("invalidArgument", "invalid mount format: " .. text) end
@@ -266,7 +268,8 @@ function M.mount(text)
     end
   end
   if not d.destination or d.destination == "" then fail("invalidArgument", "mount destination cannot be empty") end
-  return { type = typ, source = d.source or (typ == "tmpfs" and "tmpfs" or ""), destination = d.destination, options = opts }
+  local tmpfs_source = (version == nil or version:ge("1.3.1")) and "tmpfs" or ""
+  return { type = typ, source = d.source or (typ == "tmpfs" and tmpfs_source or ""), destination = d.destination, options = opts }
 end
 
 --- -v/--volume values: /host:/dst[:opts], name:/dst[:opts], /dst.

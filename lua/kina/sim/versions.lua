@@ -34,6 +34,15 @@ local COMMITS = {
   ["1.2.2"] = "0190097d06df0b9065f4c2d2c7873c649d81d493",
 }
 
+-- Releases after the mirror (reference updates-2026-12 §1): their full commits are not known.
+-- 1.5.0's short commit is the one a third-party capture of `container --version` printed
+-- ("container CLI version 1.5.0 (build: release, commit: d265d66)"); 1.3.0, 1.3.1 and 1.4.1
+-- print `unspeci` as other versions without a known commit do (see README "Still unconfirmed").
+-- 1.4.0 was never released (Apple discarded the tag): it is just another x.y.z here.
+local SHORT_COMMITS = {
+  ["1.5.0"] = "d265d66",
+}
+
 --- Parse "x.y.z" into a comparable number, or nil.
 function M.parse(s)
   if type(s) ~= "string" then return nil end
@@ -67,7 +76,7 @@ function M.new(s)
     return nil, string.format("KINA_SIM_VERSION must be x.y.z, got %q", s)
   end
   local v = setmetatable({ string = s, number = n, commit = COMMITS[s] }, Version)
-  v.short_commit = v.commit and v.commit:sub(1, 7) or ("unspecified"):sub(1, 7)
+  v.short_commit = v.commit and v.commit:sub(1, 7) or SHORT_COMMITS[s] or ("unspecified"):sub(1, 7)
   -- Behaviour switches, named after what they change (reference §1, §3, §4).
   v.json_v1 = v:ge("1.0.0")                  -- {id, configuration, status:{…}}, ISO dates
   v.ipv4_address = v:ge("0.8.0")             -- attachment ipv4Address/ipv4Gateway, not address
@@ -78,10 +87,12 @@ function M.new(s)
   v.stop_delete_missing_errors = v:ge("0.11.0")
   v.capabilities_default = v:ge("0.12.0")    -- OCI default set instead of all caps
   v.default_readonly_paths = v:ge("1.2.0")   -- /proc/sys read-only unless NONE (1.2.1+)
-  v.escape_slash = v:lt("1.3.0")             -- JSONEncoder escaped `/` up to 1.2.2
+  v.escape_slash = v:lt("1.4.1")             -- JSONEncoder escapes `/` up to 1.3.1 (PR 2205 in 1.4.1)
+  v.scheme_auto = v:lt("1.3.0")              -- --scheme auto (the default) until 1.3.0 (PR 2100)
+  v.status_nested = v:ge("1.4.1")            -- system status JSON {status, client, server, …} (PR 1769)
   v.attachment_mtu = v:ge("0.11.0")
   v.attachment_mac = v:ge("0.7.0")
-  v.attachment_variant = v:ge("1.0.0")
+  v.attachment_variant = v:ge("1.1.0")       -- Attachment.variant (issue 10, from Apple's 1.2.2 source)
   v.table_ip_column = v:ge("1.0.0")          -- ADDR renamed IP
   v.table_started_column = v:ge("0.8.0")
   v.yaml_toml = v:ge("0.12.0")

@@ -30,10 +30,14 @@ local function sim_cause(pattern)
   return string.format('internalError: "simulated failure (KINA_SIM_FAIL=%s)"', pattern)
 end
 
---- Pull `ref` into state if missing; returns the image record.
-function M.ensure_image(S, data, ref, parts, platform)
+--- Pull `ref` into state if missing; returns the image record. `scheme` is the resolved
+-- registry scheme (images.resolve_scheme): https to a plain-HTTP registry fails.
+function M.ensure_image(S, data, ref, parts, platform, scheme)
   local img = data.images[ref]
   if img then return img end
+  if scheme == "https" and images.plain_http_registry(parts and parts.domain, S.getenv) then
+    error(images.tls_to_plain_http_error(), 0)
+  end
   if not images.registry_has(ref, S.getenv) then error(images.not_found_error(ref, parts), 0) end
   img = images.record(ref, S.now(), platform)
   data.images[ref] = img
@@ -102,7 +106,7 @@ local function build_record(S, p, id, img_ref, img)
   for _, spec in ipairs(o.network or {}) do networks[#networks + 1] = validate.network(spec, v) end
   if #networks == 0 then networks[1] = { network = "default" } end
   local mounts = A()
-  for _, m in ipairs(o.mount or {}) do mounts[#mounts + 1] = validate.mount(m) end
+  for _, m in ipairs(o.mount or {}) do mounts[#mounts + 1] = validate.mount(m, S.v) end
   for _, m in ipairs(o.volume or {}) do mounts[#mounts + 1] = validate.volume(m) end
   for _, t in ipairs(o.tmpfs or {}) do
     mounts[#mounts + 1] = { type = "tmpfs", source = "tmpfs", destination = t, options = A() }
@@ -243,6 +247,7 @@ local function create_container(S, p, is_run)
   local ref, parts = images.normalize(p.args.image)
   if not ref then throw("invalidArgument", parts) end
   local plat = validate.platform(o)
+  local scheme = images.resolve_scheme(v, o.scheme, parts.domain)
   -- validate everything client-side before touching state
   local probe = build_record(S, p, id, ref, images.record(ref, 0, plat))
   if v:ge("0.10.0") and probe.memory < 200 * 1024 * 1024 then
@@ -258,7 +263,7 @@ local function create_container(S, p, is_run)
     end
   end
   local record = S.store:update(function(data)
-    local img = M.ensure_image(S, data, ref, parts, { os = plat.os, architecture = plat.architecture })
+    local img = M.ensure_image(S, data, ref, parts, { os = plat.os, architecture = plat.architecture }, scheme)
     if data.containers[id] then
       if is_run then throw("exists", "container with id " .. id .. " already exists") end
       throw("exists", "container already exists: " .. id)
@@ -407,7 +412,9 @@ end
 
 local function stop_or_kill(S, p, op, verb)
   local snapshot = S.store:load()
-  local ids = select_ids(S, p, snapshot, true)
+  -- `stop --all` takes stopped containers too and prints them (issue 10, from Apple's 1.2.2
+  -- source); `kill --all` only the running ones
+  local ids = select_ids(S, p, snapshot, op == "kill")
   local failures = {}
   for _, id in ipairs(ids) do
     if S.fault.should_hang(op, id) then S.hang() end
@@ -425,8 +432,10 @@ local function stop_or_kill(S, p, op, verb)
             ' (cause: "' .. errors.nested("notFound", "container with ID " .. id .. " not found") .. '")'
         end
         if op == "kill" and c.state ~= "running" then
+          -- the runtime's text (issue 10, from Apple's 1.2.2 source); the wrapping around it
+          -- is README "Still unconfirmed"
           return false, errors.nested("internalError", "failed to kill container") ..
-            ' (cause: "' .. errors.nested("invalidState", "container " .. id .. " is not running") .. '")'
+            ' (cause: "' .. errors.nested("invalidState", "no runtime client exists: container is stopped") .. '")'
         end
         stop_record(data, c)
         if c.remove then delete_record(S, data, c) end

@@ -49,10 +49,11 @@ function M.pull(S, p)
   container.fault_point(S, "image pull", ref, function(pattern)
     return errors.new("internalError", "failed to pull image " .. ref, sim_cause(pattern))
   end)
+  local scheme = images.resolve_scheme(S.v, p.opts.scheme, parts.domain)
   S.latency()
   local plat = require("kina.sim.validate").platform(p.opts)
   S.store:update(function(data)
-    container.ensure_image(S, data, ref, parts, { os = plat.os, architecture = plat.architecture })
+    container.ensure_image(S, data, ref, parts, { os = plat.os, architecture = plat.architecture }, scheme)
   end)
   return 0
 end

@@ -46,7 +46,25 @@ function M.create(S, p)
   return 0
 end
 
+-- Apple's client sends `network list` with a 1-second timeout (updates-2026-12 §1, from the
+-- 1.2.2 source), so under load it fails although the service is fine.
+-- KINA_SIM_NETWORK_LIST_TIMEOUTS=N makes the first N calls of a state directory fail so;
+-- the error's text is README "Still unconfirmed".
+local function network_list_timeout(S)
+  local n = tonumber(S.getenv("KINA_SIM_NETWORK_LIST_TIMEOUTS") or "")
+  if not n or n < 1 then return end
+  local calls = S.store:update(function(data)
+    data.network_list_calls = (data.network_list_calls or 0) + 1
+    return data.network_list_calls
+  end)
+  if calls <= n then
+    errors.throw("internalError", "failed to list networks",
+      errors.nested("timeout", "XPC timeout for request to com.apple.container.apiserver"))
+  end
+end
+
 function M.list(S, p)
+  network_list_timeout(S)
   local data = S.store:load()
   local list = sorted_networks(data)
   if p.opts.format == "json" then

@@ -76,7 +76,9 @@ local function run_create_options(is_run)
     opt({ "--tmpfs" }, "tmpfs", { rep = true, help = "Add a tmpfs mount to the container at the given path" }),
     opt({ "-v", "--volume" }, "volume", { rep = true, help = "Bind mount a volume into the container" }),
     opt({ "--virtualization" }, nil, { since = "0.3.0", help = "Expose virtualization capabilities to the container" }),
-    opt({ "--scheme" }, "scheme", { choices = { "http", "https", "auto" }, help = "Scheme to use when connecting to the container registry. One of (http, https, auto)" }),
+    opt({ "--scheme" }, "scheme", { till = "1.3.0", choices = { "http", "https", "auto" }, help = "Scheme to use when connecting to the container registry. One of (http, https, auto)" }),
+    -- 1.3.0: auto removed, the value checked when used (`unsupported scheme X`, PR 2100)
+    opt({ "--scheme" }, "scheme", { since = "1.3.0", help = "Scheme to use when connecting to the container registry. One of (http, https)" }),
     opt({ "--disable-progress-updates" }, nil, { till = "0.7.0", help = "Disable progress bar updates" }),
     opt({ "--max-concurrent-downloads" }, "count", { kind = "int", since = "0.7.1", help = "Maximum number of concurrent downloads (default: 3)" }),
   })
@@ -197,7 +199,8 @@ M.image_list = {
 M.image_pull = {
   path = "image pull", abstract = "Pull an image", usage = "[<options>] <reference>",
   options = append({
-    opt({ "--scheme" }, "scheme", { choices = { "http", "https", "auto" }, help = "Scheme to use when connecting to the container registry" }),
+    opt({ "--scheme" }, "scheme", { till = "1.3.0", choices = { "http", "https", "auto" }, help = "Scheme to use when connecting to the container registry" }),
+    opt({ "--scheme" }, "scheme", { since = "1.3.0", help = "Scheme to use when connecting to the container registry" }),
     opt({ "--progress" }, "type", { since = "0.7.0", choices = { "auto", "none", "ansi", "plain", "color" }, help = "Progress type" }),
     opt({ "--disable-progress-updates" }, nil, { till = "0.7.0", help = "Disable progress bar updates" }),
     opt({ "--max-concurrent-downloads" }, "count", { kind = "int", since = "0.7.1", help = "Maximum number of concurrent downloads" }),

@@ -9,10 +9,36 @@ local function roots(S)
   return home .. "/Library/Application Support/com.apple.container/", "/usr/local/"
 end
 
+-- 1.4.1's nested status (PR 1769; updates-2026-12 §1, shape from kylemclaren/container-ui
+-- issue 14). Only `status`, the client's keys and `server.version` being the bare version are
+-- confirmed; `server` is given the client's keys, `host` this simulated Mac (arm64, 8 CPUs,
+-- "macOS <KINA_SIM_MACOS>"), `logRoot` is left out (optional): README "Still unconfirmed".
+local function nested_status(S, app_root, install_root)
+  local data = S.store:load()
+  local running, total, images = 0, 0, 0
+  for _, c in pairs(data.containers) do
+    total = total + 1
+    if c.state == "running" then running = running + 1 end
+  end
+  for _ in pairs(data.images) do images = images + 1 end
+  local commit = S.v.commit or "unspecified"
+  return {
+    status = "running",
+    client = { appName = "container", build = "release", commit = commit, version = S.v.string },
+    server = { appName = "container-apiserver", build = "release", commit = commit, version = S.v.string },
+    host = { architecture = "arm64", cpus = 8, operatingSystem = "macOS " .. tostring(S.macos) },
+    paths = { appRoot = app_root, installRoot = install_root },
+    resources = { containersRunning = running, containersTotal = total, images = images },
+  }
+end
+
 function M.status(S, p)
   local fmt = p.opts.format or "table"
   if S.system_stopped then
-    if fmt == "json" then
+    if fmt == "json" and S.v.status_nested then
+      -- 1.4.1: only `status` when the services are down or unregistered
+      S.out(render.encode({ status = "unregistered" }, S.v, false) .. "\n")
+    elseif fmt == "json" then
       S.out(render.encode({ status = "unregistered", appRoot = "", installRoot = "", apiServerVersion = "",
         apiServerCommit = "", apiServerBuild = "", apiServerAppName = "" }, S.v, false) .. "\n")
     else
@@ -28,7 +54,9 @@ function M.status(S, p)
     apiServerVersion = version_text, apiServerCommit = S.v.commit or "unspecified",
     apiServerBuild = "release", apiServerAppName = "container-apiserver",
   }
-  if fmt == "json" then
+  if fmt == "json" and S.v.status_nested then
+    S.out(render.encode(nested_status(S, app_root, install_root), S.v, false) .. "\n")
+  elseif fmt == "json" then
     S.out(render.encode(status, S.v, false) .. "\n")
   elseif S.v:ge("1.0.0") then
     S.out(render.table({
