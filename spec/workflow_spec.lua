@@ -343,6 +343,24 @@ nodes:
     assert.matches("current%-context: kina%-kc", read(other))
   end)
 
+  it("refuses a host port that is taken, before creating anything, and exits 1", function()
+    local listener = uv.new_tcp()
+    assert(listener:bind("127.0.0.1", 0))
+    assert(listener:listen(1, function() end))
+    local port = listener:getsockname().port
+    local cfg = w.dir .. "/taken.yaml"
+    write(cfg, ("kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n  extraPortMappings:\n"
+      .. "  - containerPort: 80\n    hostPort: %d\n    listenAddress: 127.0.0.1\n"):format(port))
+    local _, err, code = w.kina{ "create", "cluster", "--config", cfg }
+    listener:close()
+    uv.run("nowait")
+    -- exit 1, not a crash at exit (a handle left closing once made the host segfault here)
+    assert.equal(1, code, err)
+    -- named as the user wrote it, not as the node spec builder calls it
+    assert.truthy(err:find(("nodes[1].extraPortMappings[1].hostPort: host port 127.0.0.1:%d/tcp is not free"):format(port), 1, true), err)
+    assert.same({}, w.containers())
+  end)
+
   it("loads image archives of every form, and says which names no pod can ask for", function()
     local A = dofile("spec/support/oracle/archives.lua")
     assert.equal(0, select(3, w.kina{ "create", "cluster" }))

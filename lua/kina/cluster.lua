@@ -17,6 +17,7 @@ local apple = require "kina.provider.apple"
 local spec = require "kina.core.spec"
 local config_lib = require "kina.config"
 local containerd = require "kina.containerd"
+local doctor = require "kina.doctor"
 local json = require "kina.json"
 local kubeadm = require "kina.kubeadm"
 local kubeconfig = require "kina.kubeconfig"
@@ -301,7 +302,9 @@ local function free_port(address)
 end
 
 local function steps_preflight(c, ctx)
-  local info, warnings = c.provider:ensure_ready()
+  -- the runtime checks of `kina doctor` (cli, version, services, server_version): the first
+  -- failure is raised as the provider's error, warnings are shown
+  local info, warnings = doctor.preflight(c.provider)
   ctx.info = info
   for _, w in ipairs(warnings or {}) do c.status:warn(w) end
   local model = c.model
@@ -357,10 +360,32 @@ local function steps_preflight(c, ctx)
   local ports = {}
   for _, d in ipairs(c:descriptions()) do
     local _, extra = spec.run_argv(d.desc, info.version, d.field)
-    for _, w in ipairs(extra.warnings or {}) do c.status:warn(w) end
-    for _, p in ipairs(extra.host_ports or {}) do ports[#ports + 1] = p end
+    for _, w in ipairs(extra.warnings or {}) do c.status:warn(M.config_field_names(w)) end
+    for _, p in ipairs(extra.host_ports or {}) do
+      p.field = p.field and M.config_field_names(p.field)
+      ports[#ports + 1] = p
+    end
   end
   c.provider:check_host_ports(ports)
+end
+
+-- The node spec builder names the fields of its own description (Cluster:descriptions); the
+-- user wrote kind's: say those.
+local DESCRIPTION_FIELDS = {
+  { "(nodes%[%d+%])%.ports(%[%d+%])%.host_port", "%1.extraPortMappings%2.hostPort" },
+  { "(nodes%[%d+%])%.ports(%[%d+%])%.host_address", "%1.extraPortMappings%2.listenAddress" },
+  { "(nodes%[%d+%])%.ports(%[%d+%])%.container_port", "%1.extraPortMappings%2.containerPort" },
+  { "(nodes%[%d+%])%.ports(%[%d+%])%.protocol", "%1.extraPortMappings%2.protocol" },
+  { "(nodes%[%d+%])%.ports(%[%d+%])", "%1.extraPortMappings%2.hostPort" },
+  { "nodes%[%d+%]%.api_server%.address", "networking.apiServerAddress" },
+  { "nodes%[%d+%]%.api_server%.port", "networking.apiServerPort" },
+  { "nodes%[%d+%]%.api_server", "networking.apiServerPort" },
+}
+
+--- `text` with the spec builder's field names turned into the config's.
+function M.config_field_names(text)
+  for _, rule in ipairs(DESCRIPTION_FIELDS) do text = text:gsub(rule[1], rule[2]) end
+  return text
 end
 
 local function steps_ensure_image(c, ctx)

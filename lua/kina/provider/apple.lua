@@ -527,6 +527,9 @@ function Provider:check_host_ports(ports)
     end
     handle:close()
     if not ok then
+      -- the close callback must run before the error unwinds: a handle left closing when the
+      -- host exits crashes it (luv's loop is torn down with the callback still pending)
+      uv.run("nowait")
       error(new_error{ op = "preflight", message = ("%s: host port %s:%d/%s is not free (%s)"):format(
         p.field or "ports", address, p.port, p.protocol or "tcp", tostring(err)),
         hint = "stop what listens there, or choose another hostPort." }, 0)
