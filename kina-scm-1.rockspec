@@ -37,6 +37,7 @@ build = {
     ["kina.scripts.create"] = "scripts/create.lua",
     ["kina.scripts.delete"] = "scripts/delete.lua",
     ["kina.scripts.delete_clusters"] = "scripts/delete_clusters.lua",
+    ["kina.scripts.doctor"] = "scripts/doctor.lua",
     ["kina.scripts.export_kubeconfig"] = "scripts/export_kubeconfig.lua",
     ["kina.scripts.export_logs"] = "scripts/export_logs.lua",
     ["kina.scripts.get_clusters"] = "scripts/get_clusters.lua",

@@ -25,6 +25,7 @@ M.commands = {
   { words = { "load", "image-archive" }, script = "load_archive", summary = "Load image archives (tar) into nodes" },
   { words = { "stop", "cluster" }, script = "stop", summary = "Stop a cluster's nodes (kina's own; kind has none)" },
   { words = { "start", "cluster" }, script = "start", summary = "Start a stopped cluster again" },
+  { words = { "doctor" }, script = "doctor", summary = "Check that kina can work on this Mac, and say what to fix" },
   { words = { "version" }, script = "version", summary = "Print kina's version" },
   { words = { "run" }, summary = "Run a Lua script with the kina API (kina run FILE.lua [args...])" },
   { words = { "help" }, summary = "Help about any command" },

@@ -22,10 +22,15 @@ local function nested_status(S, app_root, install_root)
   end
   for _ in pairs(data.images) do images = images + 1 end
   local commit = S.v.commit or "unspecified"
+  -- KINA_SIM_SERVER_VERSION (x.y.z): the services still run an older release after an upgrade
+  -- until `container system stop && container system start` (updates-2026-12 §1, 1.3.1 row:
+  -- third-party); the nested status names both (client.version, server.version: PR 1769)
+  local server_version = S.getenv("KINA_SIM_SERVER_VERSION")
+  if server_version == nil or server_version == "" then server_version = S.v.string end
   return {
     status = "running",
     client = { appName = "container", build = "release", commit = commit, version = S.v.string },
-    server = { appName = "container-apiserver", build = "release", commit = commit, version = S.v.string },
+    server = { appName = "container-apiserver", build = "release", commit = commit, version = server_version },
     host = { architecture = "arm64", cpus = 8, operatingSystem = "macOS " .. tostring(S.macos) },
     paths = { appRoot = app_root, installRoot = install_root },
     resources = { containersRunning = running, containersTotal = total, images = images },
