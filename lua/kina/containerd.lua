@@ -7,6 +7,7 @@
 -- (kind pkg/cluster/internal/create/actions/config/config.go, pkg/internal/patch/toml.go).
 
 local jsonpatch = require "kina.jsonpatch"
+local versions = require "kina.core.apple" -- x.y.z parsing and comparison, written once in C
 local lyaml = require "lyaml"
 local toml = require "kina.toml"
 
@@ -32,18 +33,6 @@ function M.parse_version(text)
   local word = text:match("^%s*containerd%s+%S+%s+(%S+)")
   local v = word and word:match("^v?(%d+%.%d+%.%d+)")
   return v
-end
-
-local function version_parts(v)
-  local a, b, c = tostring(v or ""):match("^v?(%d+)%.(%d+)%.?(%d*)")
-  return tonumber(a), tonumber(b), tonumber(c) or 0
-end
-
---- Is containerd version `v` at least major.minor?
-function M.at_least(v, major, minor)
-  local a, b = version_parts(v)
-  if not a then return false end
-  return a > major or (a == major and b >= minor)
 end
 
 -- The config's `version` key (kind: "failed to detect containerd config version" without it).
@@ -161,10 +150,11 @@ function M.import_argv(opts)
   if type(opts) ~= "table" or type(opts.snapshotter) ~= "string" or opts.snapshotter == "" then
     error("containerd.import_argv: opts.snapshotter must be a snapshotter name", 2)
   end
+  if type(opts.version) ~= "string" then error("containerd.import_argv: opts.version must be containerd's version", 2) end
   local argv = { "ctr", "--namespace=k8s.io", "images", "import", "--digests" }
   if opts.platform then argv[#argv + 1] = "--platform=" .. opts.platform end
   argv[#argv + 1] = "--snapshotter=" .. opts.snapshotter
-  if M.at_least(opts.version, 2, 0) then argv[#argv + 1] = "--local" end
+  if versions.compare_versions(opts.version, "2.0.0") >= 0 then argv[#argv + 1] = "--local" end
   argv[#argv + 1] = "-"
   return argv
 end
