@@ -888,7 +888,8 @@ static kina_version check_cli_version(lua_State *L, int idx) {
  *   [-v SRC:DST[:ro] | --tmpfs DST | --mount type=tmpfs,... ...]    (mounts, as given)
  *   [-p SPEC ...]                                                   (ports as given, then the API server)
  *   [-e K=V ...]                                                    (env + proxies, by key)
- *   [--scheme http]                       (1.3.0+, a registry that `--scheme auto` sent to http)
+ *   [--scheme S]          (desc.scheme as given; else http from 1.3.0 for a registry that
+ *                          `--scheme auto` sent to http)
  *   IMAGE [ARGS ...]
  * info = {host_ports = {{address, port, protocol, field}, ...}, warnings = {...}}.
  *
@@ -908,7 +909,7 @@ static kina_version check_cli_version(lua_State *L, int idx) {
 static int l_run_argv(lua_State *L) {
   static const char *const fields[] = {"name", "cluster", "role", "image", "cpus", "memory", "labels", "mounts",
                                        "ports", "api_server", "env", "proxy", "no_proxy_extra", "network",
-                                       "kernel", "platform", "rosetta", "args", NULL};
+                                       "kernel", "platform", "rosetta", "scheme", "args", NULL};
   luaL_checktype(L, 1, LUA_TTABLE);
   const char *prefix = luaL_optstring(L, 3, "");
   lua_settop(L, 3);
@@ -953,11 +954,17 @@ static int l_run_argv(lua_State *L) {
   emit_mounts(&b);
   emit_ports(&b, role);
   emit_env(&b);
-  /* `run` pulls a missing image itself: from 1.3.0 a registry `--scheme auto` reached over
-   * http needs --scheme http (see kina_registry_was_auto_http; updates-2026-12 §1). */
-  if (kina_version_has(b.v, KINA_F_SCHEME_NO_AUTO) && kina_registry_was_auto_http(image, len)) {
+  /* `run` pulls a missing image itself: `scheme` ("http"|"https", the config's registrySchemes)
+   * is passed as given; without it, from 1.3.0 a registry `--scheme auto` reached over http
+   * needs --scheme http (see kina_registry_was_auto_http; updates-2026-12 §1). */
+  const char *scheme = get_string(L, 1, "scheme", field_name(f, prefix, "scheme"), 0, NULL);
+  if (scheme && strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)
+    field_error(L, f, "\"%s\" is not a scheme; use \"http\" or \"https\"", scheme);
+  if (!scheme && kina_version_has(b.v, KINA_F_SCHEME_NO_AUTO) && kina_registry_was_auto_http(image, len))
+    scheme = "http";
+  if (scheme) {
     arg(&b, "--scheme");
-    arg(&b, "http");
+    arg(&b, scheme);
   }
   arg(&b, image);
   field_name(f, prefix, "args");

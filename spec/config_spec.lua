@@ -305,6 +305,23 @@ describe("kina.config", function()
       assert.are.same({}, load("kind-ingress.yaml").warnings)
     end)
 
+    it("reads registrySchemes: registry host -> scheme, in YAML and Lua", function()
+      assert.are.same({ ["registry.lan:5000"] = "http", ["localhost:5443"] = "https" },
+        load("registry-schemes.yaml").registry_schemes)
+      local model = config.from_table({ registry_schemes = { ["10.1.2.3:5000"] = "https" } }, "script")
+      assert.are.same({ ["10.1.2.3:5000"] = "https" }, model.registry_schemes)
+      assert.are.same({}, config.default().registry_schemes)
+    end)
+
+    it("names an image's registry as distribution/reference does", function()
+      assert.are.equal("docker.io", config.registry_of("kindest/node:v1.35.5"))
+      assert.are.equal("docker.io", config.registry_of("busybox"))
+      assert.are.equal("localhost:5001", config.registry_of("localhost:5001/kindest/node:v1"))
+      assert.are.equal("localhost", config.registry_of("localhost/node"))
+      assert.are.equal("registry.lan", config.registry_of("registry.lan/team/node@sha256:" .. ("a"):rep(64)))
+      assert.are.equal("docker.io", config.registry_of("team/node"))
+    end)
+
     it("makes a relative hostPath absolute against the current directory, as kind does", function()
       local model = load("relative-mount.yaml", { cwd = "/Users/me/project" })
       assert.are.equal("/Users/me/project/shared", model.nodes[1].extra_mounts[1].host_path)
@@ -326,7 +343,7 @@ describe("kina.config", function()
           disable_default_cni = false, kube_proxy_mode = "iptables",
         },
         feature_gates = {}, runtime_config = {}, kubeadm_config_patches = {}, kubeadm_config_patches_json6902 = {},
-        containerd_config_patches = {}, containerd_config_patches_json6902 = {},
+        containerd_config_patches = {}, containerd_config_patches_json6902 = {}, registry_schemes = {},
       }, config.default())
     end)
 

@@ -54,6 +54,24 @@ local CP_PRIV = {
 }
 
 describe("kina.core.spec", function()
+  it("passes a given scheme on every version, else http from 1.3.0 where --scheme auto sent http", function()
+    local function tail(desc, version)
+      local argv = spec.run_argv(desc, version)
+      return table.concat(argv, " ", #argv - 2)
+    end
+    local lan = copy(CONTROL_PLANE, { image = "registry.lan:5000/kindest/node:v1.35.5" })
+    local lan_ref = "registry.lan:5000/kindest/node:v1.35.5"
+    assert.are.equal("--scheme http " .. lan_ref, tail(copy(lan, { scheme = "http" }), "1.5.0"))
+    assert.are.equal("--scheme http " .. lan_ref, tail(copy(lan, { scheme = "http" }), "1.2.2"))
+    assert.are.equal("-e KUBECONFIG=/etc/kubernetes/admin.conf " .. lan_ref, tail(lan, "1.5.0"))
+    local local_reg = copy(CONTROL_PLANE, { image = "localhost:5001/kindest/node:v1.35.5" })
+    assert.are.equal("--scheme http localhost:5001/kindest/node:v1.35.5", tail(local_reg, "1.3.0"))
+    assert.are.equal("--scheme https localhost:5001/kindest/node:v1.35.5",
+      tail(copy(local_reg, { scheme = "https" }), "1.3.0"))
+    local err = raises(spec.run_argv, copy(lan, { scheme = "auto" }), "1.5.0", "nodes[1]")
+    assert.matches('nodes%[1%]%.scheme: "auto" is not a scheme', err)
+  end)
+
   it("does not touch the global table", function()
     local before = {}
     for k in pairs(_G) do before[k] = true end

@@ -189,6 +189,31 @@ describe("kina cluster workflows (against the simulator)", function()
     end
   end)
 
+  it("pulls a node image from a plain-HTTP registry the config names in registrySchemes", function()
+    -- a LAN registry under a host name: neither auto (before 1.3.0) nor kina's rule picks http
+    local image = "registry.lan:5000/kindest/node:v1.35.5"
+    local vw = world{ KINA_SIM_VERSION = "1.5.0", KINA_SIM_HTTP_REGISTRIES = "registry.lan:5000" }
+    finally(vw.close)
+    local _, err, code = vw.kina{ "create", "cluster", "--image", image }
+    assert.equal(1, code, err)
+    assert.matches("handshakeFailed", err)
+    assert.same({}, vw.containers())
+    local cfg = vw.dir .. "/cluster.yaml"
+    write(cfg, "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nregistrySchemes:\n  registry.lan:5000: http\n")
+    _, err, code = vw.kina{ "create", "cluster", "--image", image, "--config", cfg }
+    assert.equal(0, code, err)
+    local pulls = vw.calls("image", "pull")
+    assert.same({ "image", "pull", "--scheme", "http", image }, pulls[#pulls])
+    local run = vw.calls("run")[1]
+    assert.same({ "--scheme", "http", image }, { table.unpack(run, #run - 2) })
+    -- an image missing from the host store: the hint's pull command works on this version
+    _, err, code = vw.kina{ "load", "docker-image", "localhost:5001/app:9" }
+    assert.equal(1, code)
+    assert.truthy(err:find("container image pull --scheme http localhost:5001/app:9", 1, true), err)
+    _, err, code = vw.kina{ "delete", "cluster" }
+    assert.equal(0, code, err)
+  end)
+
   it("creates a 1+2 cluster from a kind YAML config: workers join concurrently, control plane keeps its taint", function()
     local cfg = w.dir .. "/cluster.yaml"
     write(cfg, "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n- role: worker\n")

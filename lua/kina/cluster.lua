@@ -14,6 +14,7 @@
 
 local async = require "kina.async"
 local apple = require "kina.provider.apple"
+local core_apple = require "kina.core.apple"
 local spec = require "kina.core.spec"
 local config_lib = require "kina.config"
 local containerd = require "kina.containerd"
@@ -243,6 +244,7 @@ function Cluster:descriptions()
       cpus = n.cpus or model.cpus, memory = n.memory or model.memory,
       labels = n.labels and next(n.labels) and n.labels or nil,
       network = model.network, kernel = n.kernel or model.kernel,
+      scheme = (model.registry_schemes or {})[config_lib.registry_of(n.image)],
     }
     local mounts = {}
     for _, m in ipairs(n.extra_mounts or {}) do
@@ -392,7 +394,10 @@ local function steps_ensure_image(c, ctx)
   for _, image in ipairs(distinct_images(c.model)) do
     if not c.provider:image_exists(image) then
       c.status:debug("pulling " .. image)
-      c.provider:image_pull(image, { on_progress = function(line) c.status:debug(line) end })
+      -- registrySchemes names the scheme; without it kina.core.apple picks http where
+      -- Apple's old `--scheme auto` did (1.3.0+ only)
+      c.provider:image_pull(image, { scheme = (c.model.registry_schemes or {})[config_lib.registry_of(image)],
+        on_progress = function(line) c.status:debug(line) end })
     end
   end
   ctx.images = distinct_images(c.model)
@@ -1010,7 +1015,8 @@ function Cluster:load_images(refs, opts)
     end
     if not self.provider:image_exists(ref) then
       fail(("image: %s not present locally"):format(config_lib.quote(ref)),
-        "pull or build it with Apple's CLI first (" .. apple.command_line({ "container", "image", "pull", ref }) .. ")")
+        "pull or build it with Apple's CLI first ("
+          .. apple.command_line({ "container", table.unpack(core_apple.argv_image_pull(ref, nil, self.provider:version())) }) .. ")")
     end
   end
   local report = {}

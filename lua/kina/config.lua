@@ -22,7 +22,8 @@
 --     `apiVersion` are optional in Lua; when present they must be kind's.
 --   * kina's own fields, in both forms: `cpus`, `memory`, `kernel` per cluster and per node,
 --     `network` per cluster only (nodes on different networks cannot reach each other on
---     Apple's runtime, apple-container.md §5.4).
+--     Apple's runtime, apple-container.md §5.4), `registrySchemes` per cluster: registry
+--     host[:port] -> "http" | "https", the scheme Apple's CLI pulls node images with.
 --
 -- Errors are ConfigError values (never strings): { source, path?, line?, column?, message }.
 -- tostring(e) is "<source>: <path>: <message>" when a field is to blame, "<source>:<line>:
@@ -30,7 +31,7 @@
 -- file. The first problem found is reported, in a fixed order, so messages are stable.
 --
 -- The model (every default filled in from kina.defaults; snake_case throughout):
---   { name, cpus, memory, kernel?, network?,
+--   { name, cpus, memory, kernel?, network?, registry_schemes = {host = "http"|"https"},
 --     nodes = { { role, name, image, cpus, memory, kernel?, labels = {k=v},
 --                 extra_mounts = { { host_path, container_path, readonly, propagation? } },
 --                 extra_port_mappings = { { container_port, host_port, listen_address,
@@ -291,6 +292,7 @@ local TOP = fields {
   { "containerdConfigPatches", "containerd_config_patches" },
   { "containerdConfigPatchesJSON6902", "containerd_config_patches_json6902" },
   { "cpus" }, { "memory" }, { "kernel", str = true }, { "network", str = true },
+  { "registrySchemes", "registry_schemes" },
 }
 
 local NETWORKING = fields {
@@ -693,6 +695,37 @@ local function image_problem(ref)
     end
   end
   return nil
+end
+
+--- The registry host of an image reference, as distribution/reference splits it: the first
+-- component when it has a '.' or ':' or is "localhost", else docker.io.
+function config.registry_of(ref)
+  local first, rest = ref:match("^([^/]+)/(.+)$")
+  if first and (first:find("[.:]") or first == "localhost") and rest then return first end
+  return "docker.io"
+end
+
+-- registrySchemes: registry host[:port] -> "http" | "https". Apple's CLI from 1.3.0 pulls over
+-- https unless told `--scheme http` (updates-2026-12 §1); kina already says http for the
+-- registries `--scheme auto` reached over http, this names the others (a plain-HTTP registry
+-- on the LAN, or https for a localhost registry that serves TLS).
+local function check_registry_schemes(cx, v, path)
+  want_mapping(cx, v, path)
+  local out = {}
+  for _, host in ipairs(ordered_keys(cx, v, path)) do
+    local kpath = join(path, host)
+    local problem = image_problem(host .. "/x")
+    if problem or config.registry_of(host .. "/x") ~= host then
+      fail(cx, kpath, "%s is not a registry host (like %s or %s): write the host and port only, no path or scheme",
+        quote(host), quote("localhost:5001"), quote("registry.lan"))
+    end
+    local scheme = want_string(cx, text_of(cx, v, host), kpath)
+    if scheme ~= "http" and scheme ~= "https" then
+      fail(cx, kpath, "%s is not a scheme: write \"http\" or \"https\"", quote(scheme))
+    end
+    out[host] = scheme
+  end
+  return out
 end
 
 local function check_image(cx, v, path)
@@ -1526,6 +1559,8 @@ local function build_model(cx, t, opts)
   model.memory = v.memory ~= nil and check_memory(cx, v.memory, p.memory, "") or defaults.memory
   model.kernel = v.kernel ~= nil and check_absolute(cx, v.kernel, p.kernel, "host path") or nil
   model.network = v.network ~= nil and check_network(cx, v.network, p.network) or nil
+  model.registry_schemes = v.registry_schemes ~= nil
+    and check_registry_schemes(cx, v.registry_schemes, p.registry_schemes) or {}
 
   -- nodes: kind's default is a single control plane, also for an empty list
   local node_list, npath = v.nodes, p.nodes
