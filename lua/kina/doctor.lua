@@ -231,8 +231,12 @@ function M.local_network(info, opts)
   if ok then
     return check("local_network", "ok", ("this Mac reaches node %s at %s:%d"):format(target.name, ip, M.API_SERVER_PORT))
   end
+  -- the permission is the usual cause; a runtime whose networking died after an upgrade (1.3.1,
+  -- updates-2026-12 §1) looks the same from here
   return check("local_network", "fail", ("this Mac cannot reach node %s at %s:%d (%s)"):format(
-    target.name, ip, M.API_SERVER_PORT, tostring(err)), apple.HINTS.local_network)
+    target.name, ip, M.API_SERVER_PORT, tostring(err)), apple.HINTS.local_network
+    .. " If it is allowed and Apple's runtime was upgraded since the node started, restart its services: "
+    .. "`container system stop && container system start`, then `kina start cluster`.")
 end
 
 ---------------------------------------------------------------------------------------------
@@ -246,6 +250,11 @@ M.KNOWN_ISSUES = {
     message = "apple/container#2120 (reported on 1.2.2 and 1.3.1): iptables-nft fails while a node bootstraps "
       .. "(\"Could not fetch rule set generation id\")",
     hint = apple.HINTS.nf_tables },
+  { from = "1.3.1", to = "1.3.1", status = "warn", name = "networking_after_upgrade",
+    message = "after upgrading to container 1.3.1 users found container networking dead (third-party reports, "
+      .. "updates-2026-12 §1)",
+    hint = "if nodes cannot be reached or cannot reach each other after the upgrade, restart the services: "
+      .. "`container system stop && container system start`." },
   { from = "1.3.1", to = "1.4.1", status = "warn", name = "issue_2245",
     message = "apple/container#2245 (reported on 1.3.1 and 1.4.1): TCP between containers stalls when the sender "
       .. "uses TCP segmentation offload (frames above the MTU without GSO metadata)",
