@@ -230,6 +230,51 @@ describe("container simulator: integration", function()
       assert.are.equal("Error: network not found: aa, zz\n", r.err)
     end)
 
+    it("run/create name a missing network as NetworkClient.get does; network create as NetworkConfiguration does", function()
+      sim = S.sim()
+      local r = sim.run("run", "-d", "--name", "n1", "--network", "nope", "alpine")
+      assert.are.equal(1, r.code)
+      assert.are.equal("Error: network nope not found\n", r.err)
+      r = sim.run("create", "--name", "n2", "--network", "nope", "alpine")
+      assert.are.equal("Error: network nope not found\n", r.err)
+      r = sim.run("network", "create", "Bad_Name")
+      assert.are.equal(1, r.code)
+      assert.are.equal("Error: invalid network name: Bad_Name\n", r.err)
+      r = sim.with({ KINA_SIM_VERSION = "0.12.3" })("network", "create", "Bad_Name")
+      assert.are.equal("Error: invalid network ID: Bad_Name\n", r.err)
+    end)
+
+    it("the process: Parser.process's entrypoint rules, and 1.5.0 clearing an image's Entrypoint [\"\"]", function()
+      local archives = dofile("spec/support/oracle/archives.lua")
+      local bytes = archives.docker_save("blank-entry:v1", "linux/arm64",
+        { Entrypoint = json.array{ "" }, Cmd = json.array{ "echo", "from", "cmd" } })
+      for _, case in ipairs({ { "1.5.0", 0, "from cmd\n" }, { "1.4.1", 1, "" } }) do
+        local version, code, out = case[1], case[2], case[3]
+        sim = S.sim({ KINA_SIM_VERSION = version })
+        local archive = sim.dir .. "/blank.tar"
+        local f = io.open(archive, "wb"); f:write(bytes); f:close()
+        assert.are.equal(0, sim.run("image", "load", "--input", archive).code)
+        local r = sim.run("run", "--rm", "blank-entry:v1")
+        assert.are.equal(code, r.code, version .. ": " .. r.err)
+        assert.are.equal(out, r.out)
+        if code ~= 0 then
+          -- before 1.5.0 "" is the executable, which vmexec cannot find
+          assert.matches('failed to find target executable """', r.err, 1, true)
+        end
+        -- arguments replace Cmd, not the entrypoint
+        r = sim.run("run", "--rm", "blank-entry:v1", "echo", "args")
+        assert.are.equal(code, r.code)
+        -- a non-empty --entrypoint replaces the image's and drops Cmd; an empty one is unset
+        r = sim.run("run", "--rm", "--entrypoint", "echo", "blank-entry:v1")
+        assert.are.equal(0, r.code, r.err)
+        assert.are.equal("\n", r.out)
+        r = sim.run("run", "--rm", "--entrypoint", "", "blank-entry:v1")
+        assert.are.equal(code, r.code)
+        sim.cleanup()
+      end
+      sim = S.sim()
+    end)
+
     it("an unknown capability is containerization's CapabilityName error", function()
       sim = S.sim()
       local r = sim.run("run", "-d", "--cap-add", "net_admin", "--cap-add", "bogus", "alpine")

@@ -516,9 +516,37 @@ function M.blob_json(archive, d)
   return ok and type(v) == "table" and v or nil
 end
 
+local function string_list(v)
+  if type(v) ~= "table" then return nil end
+  local out = {}
+  for _, x in ipairs(v) do
+    if type(x) ~= "string" then return nil end
+    out[#out + 1] = x
+  end
+  return out
+end
+
+--- The process defaults of an OCI image config (its `config` object: Entrypoint, Cmd, Env,
+-- WorkingDir, User, StopSignal), or nil when the config is not readable. A JSON null or a
+-- missing key is an empty list / nil, as Swift's decoder of ImageConfig leaves them.
+function M.process_defaults(image_config)
+  if type(image_config) ~= "table" then return nil end
+  local c = type(image_config.config) == "table" and image_config.config or {}
+  local function str(v) return type(v) == "string" and v or nil end
+  return {
+    entrypoint = string_list(c.Entrypoint) or {},
+    cmd = string_list(c.Cmd) or {},
+    env = string_list(c.Env) or {},
+    workdir = str(c.WorkingDir),
+    user = str(c.User),
+    stop_signal = str(c.StopSignal),
+  }
+end
+
 --- Summary of an archive's images, for callers that only need names: one entry per index.json
 -- descriptor {reference (io.containerd.image.name, else ref.name, else nil), digest, size,
--- platform (first platform found), config_digest (first manifest's config)}.
+-- platform (first platform found), config_digest (first manifest's config), process (that
+-- config's M.process_defaults)}.
 -- Same errors as read_archive, plus "missing_blob" when a blob reachable from index.json is
 -- absent (every platform walked).
 function M.read(fh)
@@ -552,6 +580,7 @@ function M.read(fh)
       reference = ann["io.containerd.image.name"] or ann["org.opencontainers.image.ref.name"],
       digest = desc.digest, size = math.tointeger(desc.size) or desc.size,
       platform = platforms[1], platforms = platforms, config_digest = configs[1],
+      process = configs[1] and M.process_defaults(M.blob_json(archive, configs[1])) or nil,
     }
   end
   return images, archive

@@ -15,10 +15,11 @@ function M.container_name(id)
   end
 end
 
---- Network names: ^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$
-function M.network_name(name)
+--- Network names: ^[a-z0-9](?:[a-z0-9._-]{0,61}[a-z0-9])?$. The text is NetworkConfiguration
+-- .validate's from 1.0.0 ("invalid network name: X"); 0.12.x said "invalid network ID: X".
+function M.network_name(name, v)
   if #name > 63 or not (name:match("^[a-z0-9]$") or name:match("^[a-z0-9][a-z0-9._-]*[a-z0-9]$")) then
-    fail("invalidArgument", "invalid network name " .. name)
+    fail("invalidArgument", (v and not v:ge("1.0.0") and "invalid network ID: " or "invalid network name: ") .. name)
   end
 end
 

@@ -43,20 +43,20 @@ local function layer_for(reference)
   return tar{ { "oracle/", dir = true }, { "oracle/image.txt", body } }
 end
 
-local function config_for(platform, layer_digest)
+local function config_for(platform, layer_digest, process)
   local p = oci.parse_platform(platform)
   return json.encode({
     architecture = p.architecture, os = p.os, variant = p.variant,
-    config = { Cmd = json.array{ "/bin/sh" } },
+    config = process or { Cmd = json.array{ "/bin/sh" } },
     rootfs = { type = "layers", diff_ids = json.array{ layer_digest } },
   })
 end
 
 -- The manifest, config and layer of one platform's image.
-local function image_parts(reference, platform)
+local function image_parts(reference, platform, process)
   local layer = layer_for(reference .. "@" .. platform)
   local layer_digest = sha(layer)
-  local config = config_for(platform, layer_digest)
+  local config = config_for(platform, layer_digest, process)
   local manifest = json.encode({
     schemaVersion = 2, mediaType = oci.MEDIA_MANIFEST,
     config = { mediaType = oci.MEDIA_CONFIG, digest = sha(config), size = #config },
@@ -68,9 +68,10 @@ end
 
 local function blob(d, body) return { "blobs/sha256/" .. d:sub(8), body } end
 
---- `docker save` of one image tagged `repo_tag` (e.g. "oracle-docker:v1").
-function A.docker_save(repo_tag, platform)
-  local parts = image_parts(repo_tag, platform)
+--- `docker save` of one image tagged `repo_tag` (e.g. "oracle-docker:v1"); `process` is the
+-- image config's `config` object (default {Cmd = ["/bin/sh"]}).
+function A.docker_save(repo_tag, platform, process)
+  local parts = image_parts(repo_tag, platform, process)
   local layer_id = parts.layer_digest:sub(8) -- docker uses a v1 ID; any 64-hex name works
   local config_name = parts.config_digest:sub(8) .. ".json"
   local repo, tag = repo_tag:match("^(.*):([^:/]+)$")

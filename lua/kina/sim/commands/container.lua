@@ -50,7 +50,9 @@ local function start_record(S, data, c)
   local nw = c.networks[1]
   if nw and nw.network ~= "none" then
     local network = net.get(data, nw.network)
-    if not network then throw("notFound", "network not found: " .. nw.network) end
+    -- ContainersService.bootstrap asks NetworksService.plugin(for:), which throws this (1.1.0+;
+    -- the text before 1.1.0 is listed as unknown in sim/README.md).
+    if not network then throw("notFound", "no network for id " .. nw.network) end
     local ip, prefix = net.allocate(data, nw.network, c.id)
     if not ip then throw("internalError", prefix) end
     c.ip, c.prefix, c.gateway, c.network = ip, prefix, network.gateway, nw.network
@@ -97,7 +99,9 @@ M.settle = settle
 local function build_record(S, p, id, img_ref, img)
   local o = p.opts
   local v = S.v
-  local defaults = images.defaults(img_ref)
+  -- an image loaded from an archive runs as its own config says; others as the simulator's
+  -- catalogue (kina.sim.images.defaults) says
+  local defaults = img.process or images.defaults(img_ref)
   local labels = validate.labels(o.label)
   local memory = o.memory and validate.memory(o.memory) or 1024 * 1024 * 1024
   local cpus = o.cpus or 4
@@ -124,21 +128,22 @@ local function build_record(S, p, id, img_ref, img)
     throw("notFound", "kernel file not found at path " .. o.kernel)
   end
   local args = p.args.arguments or {}
-  local executable, arguments
-  if o.entrypoint then
-    executable, arguments = o.entrypoint, args
-  elseif #defaults.entrypoint > 0 then
-    executable = defaults.entrypoint[1]
-    arguments = {}
-    for i = 2, #defaults.entrypoint do arguments[#arguments + 1] = defaults.entrypoint[i] end
-    local rest = #args > 0 and args or defaults.cmd
-    for _, a in ipairs(rest) do arguments[#arguments + 1] = a end
-  else
-    local cmd = #args > 0 and args or defaults.cmd
-    executable = cmd[1]
-    arguments = {}
-    for i = 2, #cmd do arguments[#arguments + 1] = cmd[i] end
+  -- Parser.process (1.2.2): a non-empty --entrypoint replaces the image's entrypoint and drops
+  -- its Cmd; an empty one counts as unset. Then the arguments, else the image's Cmd.
+  local image_entrypoint = defaults.entrypoint or {}
+  if v:ge("1.5.0") and #image_entrypoint == 1 and image_entrypoint[1] == "" then
+    -- 1.5.0 (containerization 0.47.0, apple/container issue 2248): `Entrypoint: [""]` clears
+    -- the image's entrypoint as Docker does; before, "" was the executable and the start failed
+    image_entrypoint = {}
   end
+  local command, override = {}, false
+  if o.entrypoint and o.entrypoint ~= "" then
+    command, override = { o.entrypoint }, true
+  else
+    for _, a in ipairs(image_entrypoint) do command[#command + 1] = a end
+  end
+  for _, a in ipairs(#args > 0 and args or (not override and defaults.cmd) or {}) do command[#command + 1] = a end
+  local executable, arguments = command[1], { table.unpack(command, 2) }
   if not executable then throw("invalidArgument", "command/entrypoint not specified for container process") end
   local dns
   if not o.no_dns then
@@ -229,7 +234,9 @@ local function check_network_request(S, data, networks)
       if S.macos < 26 then
         throw("invalidArgument", "non-default network configuration requires macOS 26 or newer")
       end
-      if not net.get(data, n.network) then throw("notFound", "network not found: " .. n.network) end
+      -- Utility.swift checks each attachment with NetworkClient.get(id:), whose text this is
+      -- (NetworkClient.swift, 0.12.3 to 1.2.2); `network inspect` says "network not found: X".
+      if not net.get(data, n.network) then throw("notFound", "network " .. n.network .. " not found") end
     end
   end
 end

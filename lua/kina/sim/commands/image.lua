@@ -243,6 +243,8 @@ function M.load(S, p)
       local rec = images.record(ref, S.now(), plat)
       -- the archive's index digest and size are the image's from now on
       rec.digest, rec.size = img.digest, img.size or rec.size
+      -- what `run` takes from the image: the archive's own config (Parser.process)
+      rec.process = img.process
       data.images[ref] = rec
     end
   end)

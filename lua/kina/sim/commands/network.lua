@@ -22,7 +22,7 @@ end
 
 function M.create(S, p)
   local name = p.args.name
-  validate.network_name(name)
+  validate.network_name(name, S.v)
   local labels = validate.labels(p.opts.label)
   local subnet = p.opts.subnet
   if subnet and not net.parse_cidr(subnet) then errors.throw("invalidArgument", "invalid subnet " .. subnet) end
