@@ -1,0 +1,15 @@
+-- Busted's helper (.busted): loads luv once, before any spec file runs, so it stays loaded for
+-- the whole busted process. (Not a spec itself.)
+--
+-- Why: busted insulates every spec file, and when a file ends it drops from package.loaded each
+-- module that file loaded (busted/context.lua restores its copy of package.loaded). luv 1.44
+-- (Debian 12's lua-luv 1.44.2) keeps the uv_loop_t in a userdata referenced only by the module
+-- table's `_loop` field, while its per-state context keeps a raw pointer to that loop
+-- (src/luv.c luaopen_luv). Once the dropped module table is collected, loop_gc closes the loop
+-- and Lua frees its memory, but the context still points at it, so the next file's
+-- `require "luv"` skips creating a loop and every handle (uv_tcp_init_ex, ...) is built on
+-- freed memory: a segfault once something else reuses that memory, silent corruption before.
+-- luvit/luv#819, fixed on luv's master by #821 (loop_gc clears the pointer), in no release up
+-- to 1.52.1-0. Loaded here, luv is in package.loaded before busted copies it for the first
+-- file, so each file's insulation keeps it instead of dropping it.
+require "luv"
