@@ -1,6 +1,6 @@
 -- kina load docker-image — load images from Apple's image store into the cluster's nodes.
 -- `container image save` streams straight into `ctr images import` in every selected node at
--- once (no temporary file); nodes that already have an image are skipped.
+-- once (no temporary file on kina's side; Apple's CLI writes one in $TMPDIR); nodes that already have an image are skipped.
 local kina = require "kina"
 local args = require "kina.args"
 

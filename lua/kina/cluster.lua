@@ -1002,9 +1002,13 @@ end
 M.full_ref = full_ref
 
 --- Load host images (from Apple's image store) into nodes: `container image save --platform
--- <node platform> IMAGE` streams straight into `container exec -i NODE ctr ... import -` on
--- every selected node at once — one save per node, no temp file, memory independent of the
--- image's size. Nodes that already have the image are skipped. Returns {node = "loaded"|"present"}.
+-- <node platform> IMAGE` is piped into `container exec -i NODE ctr ... import -` on every
+-- selected node at once — one save per node, no temporary file on kina's side, memory
+-- independent of the image's size. Apple's CLI itself writes the whole archive to a temporary
+-- file in $TMPDIR before the first byte reaches its stdout (ImageSave.swift, 0.7.0 to 1.2.2),
+-- so the imports sit silent meanwhile: a step says so first, and each import may wait as long
+-- as its save may take. Nodes that already have the image are skipped.
+-- Returns {node = "loaded"|"present"}.
 function Cluster:load_images(refs, opts)
   opts = opts or {}
   local nodes = self:select_nodes(opts.nodes)
@@ -1020,20 +1024,33 @@ function Cluster:load_images(refs, opts)
     end
   end
   local report = {}
-  self:each(nodes, function(n)
+  local missing_by_node = self:each(nodes, function(n)
     local missing = {}
     for _, ref in ipairs(refs) do
       local r = self:exec(n.name, { "crictl", "inspecti", full_ref(ref) }, { check = false })
       if r.code ~= 0 then missing[#missing + 1] = ref end
     end
-    if #missing == 0 then
-      report[n.name] = "present"
-      return
+    if #missing == 0 then report[n.name] = "present" end
+    return missing
+  end)
+  local pending, saved, saving = {}, {}, {}
+  for i, n in ipairs(nodes) do
+    if #missing_by_node[i] > 0 then
+      pending[#pending + 1] = { node = n, missing = missing_by_node[i] }
+      for _, ref in ipairs(missing_by_node[i]) do
+        if not saved[ref] then saved[ref] = true; saving[#saving + 1] = ref end
+      end
     end
+  end
+  if #pending == 0 then return report end
+  -- the saves stream into the imports, which wait for the save's whole run first
+  local import_timeout = self.provider:timeout("save") + self.provider:timeout("exec")
+  local function load_node(job)
+    local n = job.node
     local argv = self:import_argv(n)
     local platform = n.platform or "linux/arm64"
-    local producer, save_argv = self.provider:image_save(missing, { platform = platform, pipe = true })
-    local consumer = self.provider:exec_job(n.name, argv, { stdin_from = producer })
+    local producer, save_argv = self.provider:image_save(job.missing, { platform = platform, pipe = true })
+    local consumer = self.provider:exec_job(n.name, argv, { stdin_from = producer, timeout = import_timeout })
     local results = self.sched:await_all{ producer, consumer }
     local save, import = results[1], results[2]
     local save_failed = save.error or save.code ~= 0
@@ -1046,7 +1063,12 @@ function Cluster:load_images(refs, opts)
       self.provider:fail("exec", n.name, import.argv, import.error and { code = -1, stderr = import.error } or import)
     end
     report[n.name] = "loaded"
-  end)
+  end
+  self.status:start(("Saving %s from Apple's image store (`container image save` writes the whole archive before it streams into the nodes)")
+    :format(table.concat(saving, ", ")))
+  local ok, err = pcall(self.with_spinner, self, function() self:each(pending, load_node) end)
+  self.status:finish(ok)
+  if not ok then error(err, 0) end
   return report
 end
 

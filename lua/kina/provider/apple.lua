@@ -188,9 +188,14 @@ function Provider:run_cli(op, node, args, extra)
   return r, argv
 end
 
--- Raise a ProviderError for a failed result.
+--- Seconds a call of kind `op` (a DEFAULT_TIMEOUTS key) may run before kina kills it.
+function Provider:timeout(op)
+  return self.timeouts[op] or self.timeouts.default
+end
+
+-- Raise a ProviderError for a failed result (a job kina killed at its deadline: cause timeout).
 function Provider:fail(op, node, argv, r)
-  local cause = apple.error_cause(r.stderr or "", r.code or -1)
+  local cause = r.timed_out and "timeout" or apple.error_cause(r.stderr or "", r.code or -1)
   if not cause and local_network_blocked(r.stderr or "") then cause = "local_network" end
   error(new_error{ op = op, node = node, argv = argv, status = status_text(r), stderr = r.stderr,
     code = r.code, result = r, cause = cause, hint = cause and M.HINTS[cause] }, 0)

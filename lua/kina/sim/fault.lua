@@ -6,7 +6,9 @@
 --   pattern := op [ ":" target ]
 --   op      := an operation name: run create start stop kill delete list inspect exec logs
 --              copy prune, "image save" "image load" "image pull" "image tag" "image delete"
---              "image inspect" "image list", "network create" "network delete" "network list"
+--              "image inspect" "image list", "image save copy" (`image save` to stdout, after
+--              the archive is complete in its temporary file and before the copy to stdout),
+--              "network create" "network delete" "network list"
 --              "network inspect", "system status" "system version" "system start"
 --              "system kernel set" (aliases such as rm/ls/cp/i/n are accepted and mean the
 --              canonical name). Every one is honoured: commands without a fault point of

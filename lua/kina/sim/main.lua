@@ -9,8 +9,8 @@
 --   KINA_SIM_STATE     state directory (default $TMPDIR/kina-sim-state)
 --   KINA_SIM_LATENCY   milliseconds slept by run/start/exec/image pull (outside the state lock)
 --   KINA_SIM_FAIL, KINA_SIM_HANG   injected faults (grammar in kina.sim.fault)
---   KINA_SIM_SYSTEM    "stopped": services down (XPC error on every command but --version,
---                      help, system start and system status)
+--   KINA_SIM_SYSTEM    "stopped": services down (each command's XPC error, kina.sim.services_down;
+--                      --version, help, system start/status/stop/version answer by themselves)
 --   KINA_SIM_LOG       file to which each invocation's argv is appended as one JSON array
 --   KINA_SIM_IMAGES    optional comma list: the only references the registry has (kina.sim.images)
 local json = require("kina.json")
@@ -55,6 +55,7 @@ local function tree(v, macos)
     system = { name = "system", abstract = "Manage system components", subs = {
       status = cmd(specs.system_status, "system", "status"),
       start = cmd(specs.system_start, "system", "start"),
+      stop = cmd(specs.system_stop, "system", "stop"),
       kernel = { name = "system kernel", abstract = "Manage the default kernel configuration", subs = {
         set = cmd(specs.system_kernel_set, "system", "kernel_set"),
       } },
@@ -135,21 +136,6 @@ local function plugin_error(S, name)
     "Usage: container [--debug] <subcommand>",
     "  See 'container --help' for more information.",
   }, "\n") })
-end
-
--- First line of the XPC failure when services are down (per command; approximate).
-local XPC_WHAT = {
-  list = "failed to list containers", ["image list"] = "failed to list images",
-  ["network list"] = "failed to list networks", run = "failed to create container",
-  create = "failed to create container",
-}
-
-local function xpc_error(path)
-  local what = XPC_WHAT[path] or (path:match("^image") and "failed to get image")
-    or (path:match("^network") and "failed to get network") or "failed to get container"
-  return errors.raw(errors.nested("internalError", what) ..
-    ' (cause: "' .. errors.nested("interrupted", "XPC connection error: Connection invalid") .. '")' ..
-    "\nEnsure container system service has been started with `container system start`.")
 end
 
 --- Build the simulator context for one invocation.
@@ -299,10 +285,15 @@ local function dispatch(S, argv)
     return 0
   end
   parsed.path = spec.path
-  if S.system_stopped and spec.path ~= "system start" and spec.path ~= "system status" then
-    error(xpc_error(spec.path), 0)
-  end
   S.open_store()
+  -- `container system stop` deregisters the services until `system start` (state, not env)
+  if not S.system_stopped and spec.path ~= "system stop" and S.store:load().services_stopped then S.system_stopped = true end
+  if S.system_stopped then
+    -- where and how each command fails without Apple's services (kina.sim.services_down);
+    -- system start/status/stop/version answer by themselves
+    local code = require("kina.sim.services_down").check(S, parsed)
+    if code then return code end
+  end
   generic_fault(S, spec.path, parsed)
   local module = require("kina.sim.commands." .. entry.module)
   return module[entry.fn](S, parsed)

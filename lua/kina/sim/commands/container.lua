@@ -460,6 +460,20 @@ local function stop_or_kill(S, p, op, verb)
 end
 
 function M.stop(S, p) return stop_or_kill(S, p, "stop", "stop") end
+
+--- Stop every running container inside a state update (`system stop`: ContainerStop.stopContainers
+-- over `client.list()`); returns their IDs.
+function M.stop_all(S, data)
+  local stopped = {}
+  for _, c in ipairs(state.sorted_containers(data)) do
+    if c.state == "running" then
+      stop_record(data, c)
+      if c.remove then delete_record(S, data, c) end
+      stopped[#stopped + 1] = c.id
+    end
+  end
+  return stopped
+end
 function M.kill(S, p) return stop_or_kill(S, p, "kill", "kill") end
 
 function M.delete(S, p)

@@ -170,6 +170,91 @@ local function requested_platform(o)
   return nil
 end
 
+-- Apple's client spools an archive through FileManager.default.temporaryDirectory ($TMPDIR)
+-- as "<UUID().uuidString>.tar" (ImageSave.swift, ImageLoad.swift, 0.7.0 to 1.2.2).
+local function temp_archive_path(S)
+  local dir = S.getenv("TMPDIR")
+  if not dir or dir == "" then dir = "/tmp" end
+  return (dir:gsub("/+$", "")) .. "/" .. require("kina.sim.util").uuid():upper() .. ".tar"
+end
+
+-- Copy size of the spooling loops (Apple's is 4096 bytes; nothing outside sees the difference).
+local SPOOL_CHUNK = 65536
+
+-- `image save` without --output (ImageSave.swift, 0.7.0 to 1.2.2): the images service writes
+-- the whole archive into a temporary file (ClientImage.save(out: tempFile)), and only then does
+-- the CLI copy it to stdout, so nothing reaches stdout before the archive is complete; `defer`
+-- removes the file whether the save succeeded or threw. The fault point "image save copy"
+-- (target: each reference) sits between the two: its FAIL is the copy's own error.
+local function save_to_stdout(S, refs, entries)
+  local path = temp_archive_path(S)
+  local f = io.open(path, "wb")
+  if not f then errors.throw("internalError", "unable to create temporary file") end
+  local ok, err = pcall(function()
+    local wok, werr = oci().write(f, entries)
+    f:close()
+    if wok == nil and werr then errors.throw("internalError", "failed to save image(s)", tostring(werr)) end
+    for _, r in ipairs(refs) do
+      container.fault_point(S, "image save copy", images.normalize(r) or r, function(pattern)
+        return errors.new("internalError", "unable to open temporary file for reading", sim_cause(pattern))
+      end)
+    end
+    local rf = io.open(path, "rb")
+    if not rf then errors.throw("internalError", "unable to open temporary file for reading") end
+    while true do
+      local chunk = rf:read(SPOOL_CHUNK)
+      if not chunk then break end
+      local sok, serr = io.stdout:write(chunk)
+      if not sok then
+        rf:close()
+        -- Apple's FileHandle.write traps (or SIGPIPE kills it) instead: README "Known differences"
+        errors.throw("internalError", "cannot write the archive to stdout: " .. tostring(serr))
+      end
+    end
+    rf:close()
+  end)
+  if io.type(f) == "file" then f:close() end
+  os.remove(path)
+  if not ok then error(err, 0) end
+end
+
+--- The archive `image load` reads (ImageLoad.swift, 0.7.0 to 1.2.2): --input as it is (it must
+-- exist), or stdin copied in full into a temporary file first, so nothing is parsed before
+-- stdin ends. Returns {path, discard()} (discard removes the temporary file), or nil, exit code
+-- after printing the missing-file text.
+function M.input_archive(S, p)
+  if p.opts.input then
+    local f = io.open(p.opts.input, "rb")
+    if not f then
+      if S.v:ge("1.0.0") then
+        -- log.error("file does not exist", metadata: ["path": …]), exit 1
+        io.stderr:write('file does not exist: ["path": ' .. p.opts.input .. ']\n')
+      else
+        -- print("File does not exist \(input!)") up to 0.12.3
+        S.out("File does not exist " .. p.opts.input .. "\n")
+      end
+      return nil, 1
+    end
+    f:close()
+    return { path = p.opts.input, discard = function() end }
+  end
+  local path = temp_archive_path(S)
+  local out = io.open(path, "wb")
+  if not out then errors.throw("internalError", "unable to create temporary file") end
+  local ok, err = pcall(function()
+    while true do
+      local chunk = io.stdin:read(SPOOL_CHUNK)
+      if not chunk then break end
+      local wok, werr = out:write(chunk)
+      if not wok then errors.throw("internalError", "cannot write " .. path .. ": " .. tostring(werr)) end
+    end
+  end)
+  out:close()
+  local function discard() os.remove(path) end
+  if not ok then discard(); error(err, 0) end
+  return { path = path, discard = discard }
+end
+
 function M.save(S, p)
   local data = S.store:load()
   local refs = p.args.references
@@ -200,17 +285,17 @@ function M.save(S, p)
       end
     end
   end
-  local out_fh, close_it = io.stdout, false
+  local entries = {}
+  for i, img in ipairs(list) do entries[i] = images.archive_entry(img) end
   if p.opts.output then
     local f, err = io.open(p.opts.output, "wb")
     if not f then errors.throw("internalError", "cannot write " .. p.opts.output .. ": " .. tostring(err)) end
-    out_fh, close_it = f, true
+    local ok, werr = oci().write(f, entries)
+    f:close()
+    if ok == nil and werr then errors.throw("internalError", "failed to save image(s)", tostring(werr)) end
+  else
+    save_to_stdout(S, refs, entries)
   end
-  local entries = {}
-  for i, img in ipairs(list) do entries[i] = images.archive_entry(img) end
-  local ok, err = oci().write(out_fh, entries)
-  if close_it then out_fh:close() end
-  if ok == nil and err then errors.throw("internalError", "failed to save image(s)", tostring(err)) end
   io.stdout:flush()
   -- The saved references: on stdout, except when stdout carries the archive (1.1+: stderr)
   for _, r in ipairs(refs) do
@@ -223,18 +308,19 @@ function M.load(S, p)
   container.fault_point(S, "image load", p.opts.input or "-", function(pattern)
     return errors.new("internalError", "failed to load image(s)", sim_cause(pattern))
   end)
-  local in_fh, close_it = io.stdin, false
-  if p.opts.input then
-    local f = io.open(p.opts.input, "rb")
-    if not f then
-      -- ImageLoad.swift: log.error("file does not exist", metadata: ["path": …]), exit 1
-      io.stderr:write('file does not exist: ["path": ' .. p.opts.input .. ']\n')
-      return 1
-    end
-    in_fh, close_it = f, true
+  local src, code = M.input_archive(S, p)
+  if not src then return code end
+  -- the images service reads the archive from its path (ClientImage.load(from:)); `defer`
+  -- removes a temporary file on success and on failure
+  local in_fh = io.open(src.path, "rb")
+  if not in_fh then
+    src.discard()
+    errors.throw("internalError", "failed to load image(s): cannot open " .. src.path)
   end
-  local list, err = oci().read(in_fh)
-  if close_it then in_fh:close() end
+  local ok, list, err = pcall(oci().read, in_fh)
+  in_fh:close()
+  src.discard()
+  if not ok then error(list, 0) end
   if not list then errors.throw("invalidArgument", "failed to load image(s): " .. tostring(err)) end
   S.store:update(function(data)
     for _, img in ipairs(list) do

@@ -292,6 +292,13 @@ M.system_version = {
   since = "0.8.0", options = format_opts(), args = {},
 }
 
+-- SystemStop.swift (1.2.2): `-p/--prefix` and the logging flags
+M.system_stop = {
+  path = "system stop", abstract = "Stop all `container` services", usage = "[--prefix <prefix>] [--debug]",
+  options = { opt({ "-p", "--prefix" }, "prefix", { help = "Launchd prefix for services" }) },
+  args = {},
+}
+
 M.system_start = {
   path = "system start", abstract = "Start `container` services", usage = "[<options>]",
   options = {

@@ -83,22 +83,59 @@ function M.version(S, p)
   local cli = { appName = "container", buildType = "release", commit = S.v.commit or "unspecified", version = S.v.string }
   local server = { appName = "container-apiserver", buildType = "release", commit = S.v.commit or "unspecified",
     version = string.format("container-apiserver version %s (build: release, commit: %s)", S.v.string, S.v.short_commit) }
+  -- SystemVersion.swift (0.8.0 to 1.2.2): the server's entry only when its 2-second ping
+  -- answers, so with the services down just the CLI's, exit 0; a row per entry is
+  -- [appName, version, buildType, commit] as the JSON has them
+  local versions = S.system_stopped and { cli } or { cli, server }
   if p.opts.format == "json" then
-    S.out(render.encode(json.array({ cli, server }), S.v, false) .. "\n")
+    S.out(render.encode(json.array(versions), S.v, false) .. "\n")
   else
-    S.out(render.table({
-      { "COMPONENT", "VERSION", "BUILD", "COMMIT" },
-      { "CLI", cli.version, cli.buildType, cli.commit:sub(1, 7) },
-      { "API Server", S.v.string, server.buildType, server.commit:sub(1, 7) },
-    }) .. "\n")
+    local rows = { { "COMPONENT", "VERSION", "BUILD", "COMMIT" } }
+    for _, info in ipairs(versions) do rows[#rows + 1] = { info.appName, info.version, info.buildType, info.commit } end
+    S.out(render.table(rows) .. "\n")
   end
   return 0
 end
 
 function M.start(S, p)
   local _ = p
-  -- The simulated services are always available; starting is idempotent.
-  S.store:update(function(data) data.system_started = true end)
+  S.store:update(function(data)
+    data.system_started = true
+    if data.services_stopped then
+      -- the network service starts again with a fresh rotating allocator (an in-memory actor:
+      -- Sources/Services/Network/Server/AttachmentAllocator.swift), so addresses are handed
+      -- out from the bottom of each subnet again
+      data.services_stopped = nil
+      data.ipam = {}
+    end
+  end)
+  return 0
+end
+
+-- swift-log 1.14's StreamLogHandler.standardOutput line (the version Apple's 1.2.2
+-- Package.resolved pins): "<%Y-%m-%dT%H:%M:%S%z> info <label> :[ <k=v ...>] [<module>] <message>"
+local function log_info(S, message, metadata)
+  S.out(("%s info com.apple.container.cli :%s [ContainerCommands] %s\n"):format(
+    os.date("!%Y-%m-%dT%H:%M:%S+0000", math.floor(S.now())), metadata and (" " .. metadata) or "", message))
+end
+
+--- `container system stop` (SystemStop.swift, 1.2.2): ping the API server; when it answers, stop
+-- every container (5 s each), wait for them, then deregister the services. Until `system
+-- start`, every command but `system start/status/stop` fails as with the services down.
+function M.stop(S, p)
+  local prefix = p.opts.prefix or "com.apple.container."
+  log_info(S, "checking if APIServer is alive")
+  if S.system_stopped or S.store:load().services_stopped then
+    log_info(S, "APIServer health check failed, skipping bootout")
+    return 0
+  end
+  log_info(S, "stopping containers", "stopTimeoutSeconds=5")
+  S.store:update(function(data)
+    require("kina.sim.commands.container").stop_all(S, data)
+    data.services_stopped = true
+  end)
+  log_info(S, "waiting for containers to exit")
+  log_info(S, "stopping service", "label=gui/501/" .. prefix .. "apiserver")
   return 0
 end
 
