@@ -148,6 +148,20 @@ if not only or only == "create" then
   print()
 end
 
+if not only or only == "restart" then
+  local lat = { KINA_SIM_LATENCY = "1000" }
+  local out = in_world(lat, kina_cmd("restart_cluster.lua", 3))
+  local create_t, start_t = out:match("([%d.]+)%s+([%d.]+)")
+  create_t, start_t = tonumber(create_t), tonumber(start_t)
+  print("## 4b. `start` of 1 control plane + 3 workers after `stop` (every IP new), 1 s simulated latency per run/start/exec")
+  print()
+  print("| | wall time | vs create |")
+  print("|---|---|---|")
+  print(("| `kina create cluster` of the same nodes (baseline) | %.1f s | 1.00× |"):format(create_t))
+  print(("| `kina start cluster`, until every node is Ready and reaches the API server | %.1f s | %.2f× |"):format(start_t, start_t / create_t))
+  print()
+end
+
 if not only or only == "get" then
   local prefix, dir = world()
   local setup = {}

@@ -1,21 +1,28 @@
--- kina start cluster — start a stopped cluster's nodes, prepare them again, and rewrite the
--- kubeconfig. Apple's runtime may give a node a new IP on start; kina says so when it happens.
+-- kina start cluster — start a cluster's stopped nodes (after `kina stop cluster`, `container
+-- stop`, a runtime restart or a reboot), bring it back to health and rewrite the kubeconfig.
+-- Every start gives Apple's containers new IPs; kina.lifecycle says what start does about it.
+-- Exits 0 only when every node is Ready and the `kubernetes` Service answers from every node.
 local kina = require "kina"
 local args = require "kina.args"
+local lifecycle = require "kina.lifecycle"
 
 local command = {
   usage = "kina start cluster [flags]",
-  summary = "Starts a cluster stopped with `kina stop cluster`.",
-  flags = { args.NAME, args.KUBECONFIG, args.VERBOSE, args.QUIET },
+  summary = "Starts a cluster's stopped nodes and waits until the cluster is healthy.",
+  flags = { args.NAME, args.KUBECONFIG,
+    { name = "wait", kind = "duration", default = lifecycle.DEFAULT_WAIT, metavar = "DURATION",
+      help = "how long to wait for every node to be Ready and reach the API server (e.g. 60s, 5m)" },
+    args.VERBOSE, args.QUIET },
 }
 local opts = args.command(command, { ... })
 if not opts then return 0 end
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 local c <close> = kina.cluster{ name = args.cluster_name(opts), kubeconfig = opts.kubeconfig, status = status }
 status:start(("Starting cluster %q"):format(c.name))
-local ok, warnings = pcall(c.start, c)
+local ok, report = pcall(c.start, c, { wait = opts.wait })
 status:finish(ok)
-if not ok then error(warnings, 0) end
-for _, w in ipairs(warnings) do status:warn(w) end
+if not ok then error(report, 0) end
+for _, line in ipairs(report.changes) do status:info(" • " .. line) end
+for _, line in ipairs(report.repairs) do status:info(" • repaired " .. line) end
 status:info(("Set kubectl context to %q"):format(require("kina.kubeconfig").key(c.name)))
 return 0

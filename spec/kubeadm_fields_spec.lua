@@ -182,7 +182,7 @@ local VARIANTS = {
 local function params(version, role, variant)
   return {
     cluster = "kind", node = role.node, role = role.role, bootstrap = role.bootstrap,
-    k8s_version = version, node_ip = role.ip, endpoint_ip = "192.168.64.2",
+    k8s_version = version, node_ip = role.ip, endpoint = "192.168.64.2",
     cert_sans = { "192.168.64.2", "192.168.64.3", "192.168.64.4" },
     pod_subnet = "10.244.0.0/16", service_subnet = "10.96.0.0/16",
     kube_proxy_mode = variant.kube_proxy_mode, feature_gates = variant.feature_gates,

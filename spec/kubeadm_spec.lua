@@ -8,7 +8,7 @@ local lyaml = require "lyaml"
 local function params(over)
   local p = {
     cluster = "kina", node = "kina-control-plane", role = "control-plane", bootstrap = true,
-    k8s_version = "v1.35.5", node_ip = "192.168.64.2", endpoint_ip = "192.168.64.2",
+    k8s_version = "v1.35.5", node_ip = "192.168.64.2", endpoint = "192.168.64.2",
     cert_sans = { "192.168.64.2" }, pod_subnet = "10.244.0.0/16", service_subnet = "10.96.0.0/16",
     kube_proxy_mode = "iptables", feature_gates = {}, runtime_config = {}, node_labels = {}, provider = "apple",
   }

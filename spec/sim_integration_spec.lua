@@ -420,7 +420,7 @@ describe("container simulator: integration", function()
       assert.are.equal("allocationOnly", list[1].status.networks[1].variant)
       local function conf(node, role)
         return kubeadm.config({ cluster = "m", node = node, role = role, bootstrap = role == "control-plane",
-          k8s_version = "v1.35.5", node_ip = ip[node], endpoint_ip = ip["m-control-plane"],
+          k8s_version = "v1.35.5", node_ip = ip[node], endpoint = ip["m-control-plane"],
           pod_subnet = "10.244.0.0/16", service_subnet = "10.96.0.0/16" })
       end
       for node, role in pairs({ ["m-control-plane"] = "control-plane", ["m-worker"] = "worker" }) do
@@ -493,7 +493,7 @@ describe("container simulator: integration", function()
         assert.are.equal("v1.35.5", ok("exec", name, "cat", "/kind/version")) -- written without a newline
         local role = name:match("worker") and "worker" or "control-plane"
         local conf = kubeadm.config({ cluster = "e2e", node = name, role = role, bootstrap = role == "control-plane",
-          k8s_version = "v1.35.5", node_ip = ip[name], endpoint_ip = ip["e2e-control-plane"],
+          k8s_version = "v1.35.5", node_ip = ip[name], endpoint = ip["e2e-control-plane"],
           cert_sans = { ip["e2e-control-plane"] }, pod_subnet = "10.244.0.0/16", service_subnet = "10.96.0.0/16",
           node_labels = { ["io.kina/role"] = role } })
         ok("exec", name, "mkdir", "-p", "/kind")
@@ -557,6 +557,32 @@ describe("container simulator: integration", function()
       assert.are.equal("e2e-worker\n", run("start", "e2e-worker").out)
       wait_for_containerd(sim, "e2e-worker")
       assert.are.equal("net.ipv4.ip_forward = 0\n", run("exec", "e2e-worker", "sysctl", "net.ipv4.ip_forward").out)
+      -- the control plane restarts with a new IP: this cluster names it by its old IP
+      -- (endpoint = IP, what kina did before kina.hosts), and what a real cluster loses is lost
+      -- here too: the entrypoint fixes the control plane itself, but the worker's kubelet and
+      -- every kube-proxy still dial the old address
+      assert.are.equal(0, run("exec", "e2e-worker", "curl", "-sSk", "-m", "1", "https://10.96.0.1/healthz").code)
+      run("stop", "e2e-control-plane"); run("run", "-d", "--name", "squatter", "alpine", "sleep", "1000")
+      run("start", "e2e-control-plane")
+      wait_for_containerd(sim, "e2e-control-plane")
+      local moved = json.decode(run("inspect", "e2e-control-plane").out)[1].status.networks[1].ipv4Address:match("^[^/]+")
+      assert.are_not.equal(ip[cp], moved)
+      assert.truthy(run("logs", cp).out:find("INFO: detected old IPv4 address: " .. ip[cp], 1, true))
+      assert.are.equal(0, sim.run_in("apiVersion: v1\nclusters:\n- cluster:\n    server: https://" .. moved .. ":6443\n",
+        "exec", "-i", cp, "cp", "/dev/stdin", "/root/moved.conf").code)
+      r = run("exec", cp, "kubectl", "--kubeconfig=/root/moved.conf", "get", "nodes", "-o", "json")
+      assert.are.equal(0, r.code, r.err)
+      local ready = {}
+      for _, item in ipairs(json.decode(r.out).items) do
+        for _, c in ipairs(item.status.conditions) do if c.type == "Ready" then ready[item.metadata.name] = c end end
+      end
+      assert.are.equal("True", ready["e2e-control-plane"].status)
+      assert.are.equal("Unknown", ready["e2e-worker"].status)
+      assert.are.equal("NodeStatusUnknown", ready["e2e-worker"].reason)
+      r = run("exec", "e2e-worker", "curl", "-sSk", "-m", "1", "https://10.96.0.1/healthz")
+      assert.are.equal(28, r.code)
+      assert.are.equal("curl: (28) Connection timed out after 1001 milliseconds\n", r.err)
+      run("delete", "--force", "squatter")
       r = run("delete", "--force", "e2e-control-plane", "e2e-worker")
       assert.are.equal("e2e-control-plane\ne2e-worker\n", r.out)
       assert.are.equal("[]\n", run("list", "--all", "--format", "json").out)

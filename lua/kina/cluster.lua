@@ -17,6 +17,8 @@ local apple = require "kina.provider.apple"
 local core_apple = require "kina.core.apple"
 local spec = require "kina.core.spec"
 local config_lib = require "kina.config"
+local hosts = require "kina.hosts"
+local lifecycle = require "kina.lifecycle"
 local containerd = require "kina.containerd"
 local doctor = require "kina.doctor"
 local json = require "kina.json"
@@ -77,6 +79,9 @@ M.fail = fail
 
 local Cluster = {}
 Cluster.__index = Cluster
+-- for the modules that work on a cluster (kina.lifecycle)
+Cluster.fail = fail
+Cluster.STATE_FILE = M.STATE_FILE
 Cluster.__close = function(c) c:close() end
 
 local option_fields = {
@@ -189,6 +194,7 @@ local function kubectl(args)
   return argv
 end
 M.kubectl = kubectl
+Cluster.kubectl = kubectl
 
 -- Run fn(item) for every item concurrently; returns results in order, raises the first error
 -- after all have finished.
@@ -535,18 +541,39 @@ function Cluster:node_ips()
   return ips
 end
 
+--- Write kina's block of node names (kina.hosts) into the /etc/hosts of every running node of
+-- `nodes` (a provider list: every node's current IP), keeping the lines Apple's runtime wrote.
+-- Returns {name = the block it had before ({name = ip}, empty when Apple's runtime had just
+-- written the file)} for the nodes whose block changed.
+-- `texts` ({name = /etc/hosts text}) saves reading files the caller has just read.
+function Cluster:write_hosts(nodes, texts)
+  local entries = hosts.entries(nodes)
+  local changed = {}
+  self:each(nodes, function(n)
+    if n.state ~= "running" then return end
+    local current = texts and texts[n.name] or self:exec(n.name, { "cat", "/etc/hosts" }).stdout
+    local wanted = hosts.merge(current, entries)
+    if wanted ~= current then
+      self.provider:copy_to(n.name, wanted, "/etc/hosts")
+      changed[n.name] = hosts.parse(current)
+    end
+  end)
+  return changed
+end
+
 local function steps_config(c, ctx)
   local model = c.model
-  local ips = c:node_ips()
+  local listed = c:nodes()
+  local ips = {}
+  for _, n in ipairs(listed) do ips[n.name] = n.ip end
   local bootstrap = c.bootstrap_name
   ctx.bootstrap = bootstrap
-  local all_ips = {}
   for _, n in ipairs(model.nodes) do
     if not ips[n.name] then fail(("node %s has no IP address"):format(n.name)) end
-    all_ips[#all_ips + 1] = ips[n.name]
   end
+  -- the nodes find each other, and the API server, by name (kina.hosts)
+  c:write_hosts(listed)
   local sans = {}
-  for _, ip in ipairs(all_ips) do sans[#sans + 1] = ip end
   local net = model.networking
   if net.api_server_address and net.api_server_address ~= "0.0.0.0" then sans[#sans + 1] = net.api_server_address end
   ctx.ips = ips
@@ -556,7 +583,7 @@ local function steps_config(c, ctx)
     for i, m in ipairs(model.nodes) do if m == n then node_index = i end end
     local text = kubeadm.config({
       cluster = model.name, node = n.name, role = n.role, bootstrap = n.name == bootstrap,
-      k8s_version = version, node_ip = ips[n.name], endpoint_ip = ips[bootstrap], cert_sans = sans,
+      k8s_version = version, node_ip = ips[n.name], endpoint = bootstrap, cert_sans = sans,
       pod_subnet = net.pod_subnet, service_subnet = net.service_subnet, kube_proxy_mode = net.kube_proxy_mode,
       feature_gates = model.feature_gates, runtime_config = model.runtime_config, node_labels = n.labels,
       provider = "apple",
@@ -568,8 +595,10 @@ local function steps_config(c, ctx)
     })
     c.provider:copy_to(n.name, text, kubeadm.CONFIG_PATH)
     -- what kina needs to know later (start: has the IP changed? do the certificates cover it?)
-    c.provider:copy_to(n.name, json.encode({ ip = ips[n.name], cert_sans = sans, endpoint = ips[bootstrap] }),
-      M.STATE_FILE)
+    -- what kina needs to know at start: the address the node had, and that the cluster names
+    -- its API server by name (format 2; clusters of older kina have an IP endpoint)
+    c.provider:copy_to(n.name, json.encode({ format = 2, ip = ips[n.name], cert_sans = sans,
+      endpoint = bootstrap .. ":6443", service_vip = config_lib.first_host(net.service_subnet) }), M.STATE_FILE)
   end)
 end
 
@@ -910,51 +939,14 @@ function Cluster:delete()
   return names
 end
 
---- Stop every node, giving systemd time to shut down (`time` seconds, default 30).
-function Cluster:stop(opts)
-  local nodes = self:nodes()
-  if #nodes == 0 then fail(("unknown cluster %q"):format(self.name)) end
-  self:each(nodes, function(n)
-    if n.state == "running" then self.provider:stop(n.name, { time = opts and opts.time or 30 }) end
-  end)
-  return nodes
-end
+--- Stop every node (kina.lifecycle.stop).
+function Cluster:stop(opts) return lifecycle.stop(self, opts) end
 
---- Start every node, wait for them, prepare them again (sysctls and iptables rules do not
--- survive a reboot) and rewrite the kubeconfig: Apple's runtime may hand out new IPs (§5.4).
--- Returns a list of warnings (IPs that changed, and what that leaves broken).
-function Cluster:start()
-  local nodes = self:nodes()
-  if #nodes == 0 then fail(("unknown cluster %q"):format(self.name)) end
-  table.sort(nodes, function(a, b)
-    if a.role ~= b.role then return a.role == "control-plane" end
-    return a.name < b.name
-  end)
-  self:each(nodes, function(n)
-    if n.state ~= "running" then self.provider:start(n.name) end
-    self:wait_for_boot(n.name)
-    self:prepare_boot(n.name)
-  end)
-  -- A node that comes back with a new IP moves its own settings and its API server
-  -- certificate to it at boot (kind's entrypoint: /kind/old-ipv4, fix_certificate). What the
-  -- entrypoint cannot fix is the other nodes' view: they reach the API server at the control
-  -- plane's IP as it was at create (controlPlaneEndpoint).
-  local warnings = {}
-  local now = self:nodes()
-  for _, n in ipairs(now) do
-    local r = self:exec(n.name, { "cat", M.STATE_FILE }, { check = false })
-    local saved = r.code == 0 and json.decode(r.stdout) or nil
-    if saved and saved.ip and n.ip and saved.ip ~= n.ip then
-      local line = ("node %s came back with IP %s (was %s)"):format(n.name, n.ip, saved.ip)
-      if saved.endpoint == saved.ip and #now > 1 then
-        line = line .. "; the other nodes still reach the API server at the old address and stay NotReady: recreate the cluster if it does not recover"
-      end
-      warnings[#warnings + 1] = line
-    end
-  end
-  local path = self:export_kubeconfig()
-  return warnings, path
-end
+--- Start the cluster and wait until it is healthy (kina.lifecycle.start): {changes, repairs, kubeconfig}.
+function Cluster:start(opts) return lifecycle.start(self, opts) end
+
+--- "running", "stopped" or "partly running" (kina.lifecycle.state), from one `list`.
+function Cluster:state() return lifecycle.state(self:nodes()) end
 
 ---------------------------------------------------------------------------------------------
 -- Images

@@ -697,6 +697,17 @@ local function image_problem(ref)
   return nil
 end
 
+--- The first host address of an IPv4 subnet, host bits ignored ("10.96.0.0/16" -> "10.96.0.1"):
+-- for a service subnet, the `kubernetes` Service's address (kubeadm GetAPIServerVirtualIP).
+function config.first_host(cidr)
+  local a, b, c, d, bits = tostring(cidr):match("^(%d+)%.(%d+)%.(%d+)%.(%d+)/(%d+)$")
+  if not a then error(("not an IPv4 subnet: %s"):format(tostring(cidr)), 2) end
+  local v = (tonumber(a) << 24) | (tonumber(b) << 16) | (tonumber(c) << 8) | tonumber(d)
+  local mask = bits == "0" and 0 or (0xffffffff << (32 - tonumber(bits))) & 0xffffffff
+  v = (v & mask) + 1
+  return ("%d.%d.%d.%d"):format((v >> 24) & 255, (v >> 16) & 255, (v >> 8) & 255, v & 255)
+end
+
 --- The registry host of an image reference, as distribution/reference splits it: the first
 -- component when it has a '.' or ':' or is "localhost", else docker.io.
 function config.registry_of(ref)

@@ -1,10 +1,14 @@
 --- kina.kubeadm — the kubeadm configuration of one node, as kind writes it
 -- (kind pkg/cluster/internal/kubeadm/config.go, kind-and-peers §3.3), fitted to Apple's runtime:
 --
--- * controlPlaneEndpoint is the bootstrap control plane's IP, not its name: Apple's runtime does
---   not resolve container names without a configured DNS domain (apple-container §5.5).
--- * certSANs add 127.0.0.1 and localhost (the API server is published on the host's loopback),
---   every node IP, and the DNS name when `container system dns` has a domain.
+-- * controlPlaneEndpoint is the bootstrap control plane's name, as kind's (`<cluster>-control-
+--   plane:6443`): kubeadm writes it into every kubeconfig, the kube-proxy and cluster-info
+--   ConfigMaps and the certificate, so nothing in the cluster names an address that changes
+--   at the next start. Apple's runtime does not resolve container names (apple-container §5.5);
+--   kina.hosts keeps them in each node's /etc/hosts instead.
+-- * certSANs add 127.0.0.1 and localhost (the API server is published on the host's loopback)
+--   and whatever the caller adds (the config's apiServerAddress); kubeadm adds the node's name,
+--   its advertise address and the endpoint's host itself.
 -- * The kubelet runs with the systemd cgroup driver and failSwapOn: false, as Apple's own
 --   `container k8s` plugin does (§5.6).
 -- * nodeRegistration.name is the node's (container's) name, so node names always equal
@@ -101,13 +105,13 @@ local function joined(map, sep)
 end
 
 --- The documents for one node, unpatched.
--- p = { cluster, node, role, bootstrap, k8s_version, node_ip, endpoint_ip, cert_sans = {...},
+-- p = { cluster, node, role, bootstrap, k8s_version, node_ip, endpoint (host), cert_sans = {...},
 --       pod_subnet, service_subnet, kube_proxy_mode, feature_gates = {}, runtime_config = {},
 --       node_labels = {}, provider = "apple" }
 function M.documents(p)
   local api = M.api_version(p.k8s_version)
   local beta4 = api:find("v1beta4", 1, true) ~= nil
-  local endpoint = p.endpoint_ip .. ":6443"
+  local endpoint = assert(p.endpoint, "kubeadm.documents: endpoint (the API server's host) is required") .. ":6443"
   local gates = joined(p.feature_gates)
   local function with_gates(map)
     if gates ~= "" then map["feature-gates"] = gates end

@@ -105,6 +105,11 @@ function W.new(sched, opts)
     return assert(sched:exec{ argv = { W.SIM, table.unpack(args) }, stdin = "", timeout = timeout,
       env = env_with{ KINA_SIM_LOG = false, KINA_SIM_FAIL = false, KINA_SIM_HANG = false, KINA_SIM_LATENCY = false } })
   end
+  -- the same, with `stdin` on its standard input
+  function w.sim_in(stdin, args)
+    return assert(sched:exec{ argv = { W.SIM, table.unpack(args) }, stdin = stdin, timeout = timeout,
+      env = env_with{ KINA_SIM_LOG = false, KINA_SIM_FAIL = false, KINA_SIM_HANG = false, KINA_SIM_LATENCY = false } })
+  end
   -- the cluster's containers: name -> state
   function w.nodes()
     local r = w.sim{ "list", "--all", "--format", "json" }

@@ -174,6 +174,8 @@ M.NODE_TOOLS = {
   ["iptables-legacy"] = "/usr/sbin/iptables-legacy", ["ip6tables"] = "/usr/sbin/ip6tables",
   ["ip6tables-nft"] = "/usr/sbin/ip6tables-nft", ["ip6tables-legacy"] = "/usr/sbin/ip6tables-legacy",
   bash = "/usr/bin/bash", pgrep = "/usr/bin/pgrep", entrypoint = "/usr/local/bin/entrypoint",
+  -- kind images/base/Dockerfile: `clean-install … bash ca-certificates curl rsync …`
+  curl = "/usr/bin/curl",
 }
 
 --- Images preloaded in a kindest/node of `release` at Kubernetes `k8s` (kina.sim.node.files).

@@ -228,7 +228,6 @@ function E.boot(n)
     if not readdress("IPv4", "/kind/old-ipv4", v4) then
       fatal = true
     else
-      if should_fix then require("kina.sim.node.kube").readdress(n, v4) end
       readdress("IPv6", "/kind/old-ipv6", v4 ~= "" and ("::ffff:" .. v4) or "")
       if should_fix and rootfs.is_file(root, "/etc/kubernetes/pki/apiserver.crt") and rootfs.is_file(root, "/etc/kubernetes/pki/apiserver.key") then
         info("clearing and regenerating the certificate for serving the Kubernetes API")

@@ -12,6 +12,7 @@ local digest = require("kina.core.digest")
 local rootfs = require("kina.sim.node.rootfs")
 
 local K = {}
+local write_kubelet_flags -- below, with kubeadm
 
 local STACK_HINT = "To see the stack trace of this error execute with --v=5 or higher\n"
 local TOKEN_RE = "^[a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9]%.[a-z0-9]+$"
@@ -163,17 +164,43 @@ local function split_endpoint(ep)
   return host, tonumber(port) or 6443
 end
 
--- Resolve `host` as seen from this node: own addresses, an IP of another container, or a
--- container hostname (only when the simulated CLI has a DNS domain configured).
-local function resolve(n, host)
-  if host == "127.0.0.1" or host == "localhost" or host == "::1" then return n.rec end
-  if host == n.rec.ip then return n.rec end
-  if host:match("^%d+%.%d+%.%d+%.%d+$") then
-    return n.ctx.find_by_ip and n.ctx.find_by_ip(host) or nil, "ip"
+-- the first address of a subnet (kubeadm's Service address rule), as kina computes it
+local function first_ip(cidr)
+  local ok, ip = pcall(require("kina.config").first_host, cidr)
+  return ok and ip or "10.96.0.1"
+end
+K.first_ip = first_ip
+
+--- The address /etc/hosts text gives `name` (the first line naming it), or nil.
+function K.hosts_lookup(text, name)
+  for line in (text or ""):gmatch("[^\n]+") do
+    local addr, names = (line:gsub("#.*$", "")):match("^%s*(%S+)%s+(.-)%s*$")
+    if addr and names then
+      for word in names:gmatch("%S+") do if word == name then return addr end end
+    end
   end
-  local domain = n.ctx.dns_domain
-  if domain and n.ctx.containers then
-    for _, c in ipairs(n.ctx.containers()) do
+  return nil
+end
+
+-- Resolve `host` as container `from` sees it, with `hosts` its /etc/hosts text: its own
+-- addresses, then (a name) /etc/hosts first, as glibc and Go's resolver do with Debian's
+-- `hosts: files dns` (/etc/nsswitch.conf), then DNS, which on Apple's runtime knows
+-- container names only under a configured DNS domain (apple-container §5.5); an IP of another
+-- container is that container.
+local function resolve_from(ctx, from, hosts, host)
+  if host == "localhost" or host == "::1" or host:match("^127%.") then return from end
+  if host == from.ip then return from end
+  if host:match("^%d+%.%d+%.%d+%.%d+$") then
+    return ctx.find_by_ip and ctx.find_by_ip(host) or nil, "ip"
+  end
+  local addr = K.hosts_lookup(hosts, host)
+  if addr then
+    if addr:match("^127%.") or addr == from.ip then return from end
+    return ctx.find_by_ip and ctx.find_by_ip(addr) or nil, "ip", addr
+  end
+  local domain = ctx.dns_domain
+  if domain and ctx.containers then
+    for _, c in ipairs(ctx.containers()) do
       if host == c.id .. "." .. domain then return c end
     end
   end
@@ -196,10 +223,10 @@ local function with_lock(n, name, fn)
   return a, b
 end
 
-local function is_running(n, rec)
+local function running_in(ctx, from, rec)
   if rec.state and rec.state ~= "running" then return false end
-  if n.ctx.containers and rec ~= n.rec then
-    for _, c in ipairs(n.ctx.containers()) do
+  if ctx.containers and rec.id ~= from.id then
+    for _, c in ipairs(ctx.containers()) do
       if c.id == rec.id then return c.state == nil or c.state == "running" end
     end
     return false
@@ -207,11 +234,12 @@ local function is_running(n, rec)
   return true
 end
 
--- Connect to the API server at `server` (https://host:port): the control-plane record and its
--- cluster, or nil + a dial error in Go's words.
-local function connect(n, server)
+--- Connect to the API server at `server` (https://host:port) from container `from` whose
+-- /etc/hosts reads `hosts`: the control-plane record and its cluster, or nil + a dial error in
+-- Go's words.
+local function connect_from(ctx, from, hosts, server)
   local host, port = split_endpoint(server)
-  local target, how = resolve(n, host)
+  local target, how = resolve_from(ctx, from, hosts, host)
   local addr = host .. ":" .. port
   if not target then
     if how == "name" then return nil, "dial tcp: lookup " .. host .. " on 192.168.64.1:53: no such host" end
@@ -219,12 +247,21 @@ local function connect(n, server)
   end
   -- vmnet does not forward between isolated VMs (macOS 15, or different networks): the
   -- guest's SYN gets an ICMP host-unreachable back, Go reports "no route to host"
-  if target ~= n.rec and n.ctx.reachable and not n.ctx.reachable(n.rec, target) then
+  if target.id ~= from.id and ctx.reachable and not ctx.reachable(from, target) then
     return nil, "dial tcp " .. addr .. ": connect: no route to host"
   end
-  if not is_running(n, target) then return nil, "dial tcp " .. addr .. ": connect: no route to host" end
+  if not running_in(ctx, from, target) then return nil, "dial tcp " .. addr .. ": connect: no route to host" end
   local cl = target.rootfs and cluster_of(target)
   if not cl or not cl.initialized_at or port ~= 6443 then
+    return nil, "dial tcp " .. addr .. ": connect: connection refused"
+  end
+  -- etcd listens on the addresses of its static Pod manifest (kubeadm phases/etcd/local.go
+  -- getEtcdCommand): with an address the VM no longer has it cannot bind, kube-apiserver
+  -- cannot reach it and never serves, so the port refuses connections. kind's entrypoint
+  -- rewrites the manifests at boot (enable_network_magic), which is what keeps this working.
+  local etcd = rootfs.read(target.rootfs, "/etc/kubernetes/manifests/etcd.yaml")
+  local listen = etcd and etcd:match("%-%-listen%-client%-urls=https://127%.0%.0%.1:2379,https://([%d%.]+):2379")
+  if listen and listen ~= target.ip then
     return nil, "dial tcp " .. addr .. ": connect: connection refused"
   end
   -- kube-apiserver binds 0.0.0.0:6443, so a node that changed IP still answers on the new
@@ -237,6 +274,11 @@ local function connect(n, server)
     return nil, "tls: failed to verify certificate: x509: certificate is valid for " .. table.concat(ips, ", ") .. ", not " .. host
   end
   return target, cl
+end
+K.connect_from = connect_from
+
+local function connect(n, server)
+  return connect_from(n.ctx, n.rec, n:read("/etc/hosts"), server)
 end
 
 -- kubeadm -------------------------------------------------------------------------------------
@@ -371,6 +413,30 @@ local function init_checks(n, already)
   return checks
 end
 
+-- /var/lib/kubelet/kubeadm-flags.env as kubeadm's kubelet-start phase writes it: the CRI
+-- endpoint, the pause image and nodeRegistration.kubeletExtraArgs (a map in v1beta3, a list of
+-- {name, value} in v1beta4), sorted by name (phases/kubelet/flags.go, BuildArgumentListFromMap).
+-- Without --node-ip the kubelet takes the address of the default route's interface.
+write_kubelet_flags = function(n, node_reg)
+  local flags = { ["container-runtime-endpoint"] = "unix:///run/containerd/containerd.sock",
+    ["pod-infra-container-image"] = "registry.k8s.io/pause:3.10.1" }
+  local extra = type(node_reg) == "table" and node_reg.kubeletExtraArgs or nil
+  if type(extra) == "table" then
+    if extra[1] ~= nil then
+      for _, a in ipairs(extra) do if type(a) == "table" and a.name then flags[a.name] = tostring(a.value) end end
+    else
+      for k, v in pairs(extra) do flags[k] = tostring(v) end
+    end
+  end
+  local names = {}
+  for k in pairs(flags) do names[#names + 1] = k end
+  table.sort(names)
+  local parts = {}
+  for i, k in ipairs(names) do parts[i] = "--" .. k .. "=" .. flags[k] end
+  rootfs.mkdir_p(n.root, "/var/lib/kubelet")
+  rootfs.write(n.root, "/var/lib/kubelet/kubeadm-flags.env", "KUBELET_KUBEADM_ARGS=\"" .. table.concat(parts, " ") .. "\"\n")
+end
+
 local function kubeadm_init(n, argv, start)
   local flags = parse_flags(argv, start, { config = true, ["skip-phases"] = true, ["ignore-preflight-errors"] = true,
     ["pod-network-cidr"] = true, ["apiserver-advertise-address"] = true, ["apiserver-cert-extra-sans"] = true,
@@ -448,7 +514,8 @@ local function kubeadm_init(n, argv, start)
   end
 
   local seed = n.rec.id .. "/" .. tostring(n:now())
-  local sans = { "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", node_name, "10.96.0.1", advertise }
+  local sans = { "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", node_name,
+    K.first_ip(networking.serviceSubnet or "10.96.0.0/12"), advertise }
   local api = type(cluster.apiServer) == "table" and cluster.apiServer or {}
   for _, s in ipairs(split_list(api.certSANs or flags["apiserver-cert-extra-sans"])) do sans[#sans + 1] = s end
   if endpoint then sans[#sans + 1] = (split_endpoint(endpoint)) end
@@ -471,15 +538,28 @@ local function kubeadm_init(n, argv, start)
   for _, c in ipairs({ "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler" }) do
     if c ~= "etcd" then n:out("[control-plane] Creating static Pod manifest for \"" .. c .. "\"\n")
     else n:out("[etcd] Creating static Pod manifest for local etcd in \"/etc/kubernetes/manifests\"\n") end
+    -- the flags that carry the node's address, by name as kubeadm sorts them (etcd:
+    -- phases/etcd/local.go getEtcdCommand; kube-apiserver: phases/controlplane/manifests.go)
+    local command = ""
+    if c == "kube-apiserver" then
+      command = "    command:\n    - kube-apiserver\n    - --advertise-address=" .. advertise .. "\n    - --etcd-servers=https://127.0.0.1:2379\n"
+    elseif c == "etcd" then
+      command = "    command:\n    - etcd\n    - --advertise-client-urls=https://" .. advertise .. ":2379\n    - --data-dir=/var/lib/etcd\n"
+        .. "    - --initial-advertise-peer-urls=https://" .. advertise .. ":2380\n    - --initial-cluster=" .. node_name .. "=https://" .. advertise .. ":2380\n"
+        .. "    - --listen-client-urls=https://127.0.0.1:2379,https://" .. advertise .. ":2379\n    - --listen-metrics-urls=http://127.0.0.1:2381\n"
+        .. "    - --listen-peer-urls=https://" .. advertise .. ":2380\n    - --name=" .. node_name .. "\n"
+    end
     rootfs.write(n.root, "/etc/kubernetes/manifests/" .. c .. ".yaml",
       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " .. c .. "\n  namespace: kube-system\nspec:\n  hostNetwork: true\n  containers:\n  - name: " .. c ..
-      "\n    image: registry.k8s.io/" .. c .. ":" .. k8s .. "\n" .. (c == "kube-apiserver" and ("    command:\n    - kube-apiserver\n    - --advertise-address=" .. advertise .. "\n") or ""))
+      "\n    image: registry.k8s.io/" .. c .. ":" .. k8s .. "\n" .. command)
   end
   rootfs.mkdir_p(n.root, "/var/lib/kubelet")
   rootfs.write(n.root, "/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: " .. tostring(kubelet.cgroupDriver or "systemd") .. "\n")
-  rootfs.write(n.root, "/var/lib/kubelet/kubeadm-flags.env", "KUBELET_KUBEADM_ARGS=\"--container-runtime-endpoint=unix:///run/containerd/containerd.sock --node-ip=" .. advertise .. " --pod-infra-container-image=registry.k8s.io/pause:3.10.1\"\n")
+  write_kubelet_flags(n, node_reg)
   n:out("[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Starting the kubelet\n")
   n:runtime().services.kubelet = "active"
+  -- kube-proxy's pod starts now, with a copy of the node's /etc/hosts (kube_proxy_reaches)
+  n:runtime().kube_proxy_hosts = n:read("/etc/hosts") or ""
   n:journal("kubelet", "Started kubelet.service - kubelet: The Kubernetes Node Agent.")
   n:out("[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory \"/etc/kubernetes/manifests\"\n")
   n:out("[kubelet-check] The kubelet is healthy after 501.2ms\n[api-check] The API server is healthy after 2.5s\n")
@@ -497,6 +577,10 @@ local function kubeadm_init(n, argv, start)
     initialized_at = now, name = cluster.clusterName or "kubernetes", k8s = k8s, advertise = advertise,
     endpoint = server_host_port, sans = sans, ca_hash = ca_hash(pki.ca.crt), pod_subnet = networking.podSubnet or flags["pod-network-cidr"],
     tokens = { [token] = now + 24 * 3600 }, objects = {}, kube_proxy = kube_proxy,
+    -- the server of the kube-proxy ConfigMap's kubeconfig.conf (the control-plane endpoint:
+    -- kubeadm phases/addons/proxy) and the `kubernetes` Service's address (the first of the
+    -- service subnet, kubeadm constants.GetAPIServerVirtualIP)
+    kube_proxy_server = server, service_vip = K.first_ip(networking.serviceSubnet or "10.96.0.0/12"),
     nodes = { { name = node_name, id = n.rec.id, ip = advertise, role = "control-plane", joined_at = now,
       taints = { "node-role.kubernetes.io/control-plane:NoSchedule" },
       labels = { ["node-role.kubernetes.io/control-plane"] = "", ["node.kubernetes.io/exclude-from-external-load-balancers"] = "" } } },
@@ -522,6 +606,7 @@ local function kubeadm_join(n, argv, start)
     if not known[k] then n:err("unknown flag: --" .. k .. "\n" .. STACK_HINT); return 1 end
   end
   local endpoint, token, hashes, unsafe, control_plane, node_name, skip, ignore
+  local join_registration
   if flags.config then
     local docs, err = load_config(n, flags.config)
     if not docs then n:err(err .. "\n" .. STACK_HINT); return 1 end
@@ -533,6 +618,7 @@ local function kubeadm_join(n, argv, start)
     endpoint, token, hashes, unsafe = bt.apiServerEndpoint, bt.token, split_list(bt.caCertHashes), bt.unsafeSkipCAVerification == true
     control_plane = jc.controlPlane ~= nil and jc.controlPlane ~= lyaml.null
     node_name = type(jc.nodeRegistration) == "table" and jc.nodeRegistration.name or nil
+    join_registration = jc.nodeRegistration
     skip = split_list(jc.skipPhases)
     ignore = split_list(type(jc.nodeRegistration) == "table" and jc.nodeRegistration.ignorePreflightErrors or nil)
   else
@@ -630,6 +716,7 @@ local function kubeadm_join(n, argv, start)
     end
     rootfs.mkdir_p(n.root, "/var/lib/kubelet")
     rootfs.write(n.root, "/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n")
+    write_kubelet_flags(n, join_registration)
     local entry = { name = node_name, id = n.rec.id, ip = n.rec.ip, role = control_plane and "control-plane" or "worker", joined_at = n:now(),
       taints = control_plane and { "node-role.kubernetes.io/control-plane:NoSchedule" } or rootfs.array(), labels = {} }
     if control_plane then entry.labels["node-role.kubernetes.io/control-plane"] = "" end
@@ -640,6 +727,7 @@ local function kubeadm_join(n, argv, start)
   if code ~= 0 then return code end
   n:save_state("member", { control_plane = cp.id, name = node_name, role = control_plane and "control-plane" or "worker", endpoint = endpoint })
   n:runtime().services.kubelet = "active"
+  n:runtime().kube_proxy_hosts = n:read("/etc/hosts") or ""
   n:journal("kubelet", "Started kubelet.service - kubelet: The Kubernetes Node Agent.")
   n:out("[preflight] Reading configuration from the \"kubeadm-config\" ConfigMap in the \"kube-system\" Namespace\n")
   n:out("[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n[kubelet-start] Starting the kubelet\n")
@@ -792,22 +880,82 @@ local RESOURCES = {
 }
 local CLUSTER_SCOPED = { Namespace = true, ClusterRole = true, ClusterRoleBinding = true, StorageClass = true, CustomResourceDefinition = true }
 
-local function node_ready(n, cl, node)
-  if not cl.cni_at then return false, "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized" end
-  local since = math.max(cl.cni_at, node.joined_at or 0)
-  if n:now() < since + n:ready_delay() then return false, "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized" end
-  if n.ctx.containers then
-    for _, c in ipairs(n.ctx.containers()) do
-      if c.id == node.id and c.state and c.state ~= "running" then return false, "Kubelet stopped posting node status." end
+local CNI_NOT_READY = "container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network plugin returns error: cni plugin not initialized"
+-- what the node lifecycle controller writes when a kubelet stops posting
+-- (pkg/controller/nodelifecycle: Ready Unknown, NodeStatusUnknown)
+local STATUS_UNKNOWN = "Kubelet stopped posting node status."
+
+-- The container of cluster node `node` and a Node for it, booted when running (its boot is
+-- what rewrites /etc/hosts and, through kind's entrypoint, the manifests); nil when gone.
+local function member_record(n, node)
+  if node.id == n.rec.id then return n.rec, n end
+  for _, c in ipairs(n.ctx.containers and n.ctx.containers() or {}) do
+    if c.id == node.id then
+      local view = n.node.context(n.ctx, c)
+      if c.state == "running" then view:runtime() end
+      return c, view
     end
   end
+  return nil
+end
+
+--- Can the kubelet of cluster node `node` post its status: its container runs, the kubelet
+-- service is active and the server of its kubelet.conf, resolved as the node resolves it
+-- (its own /etc/hosts), is a serving control plane whose certificate names that address.
+-- Returns ok, why, record, view.
+local function kubelet_posting(n, node)
+  local rec, view = member_record(n, node)
+  if not rec or rec.state ~= "running" then return false, "the node is stopped", rec, view end
+  if view:service_state("kubelet") ~= "active" then return false, "the kubelet is not running", rec, view end
+  local conf = rootfs.read(rec.rootfs, "/etc/kubernetes/kubelet.conf")
+  local server = conf and conf:match("server:%s*(%S+)")
+  if not server then return false, "no /etc/kubernetes/kubelet.conf", rec, view end
+  local cp, err = connect_from(n.ctx, rec, rootfs.read(rec.rootfs, "/etc/hosts"), server)
+  if not cp then return false, err, rec, view end
+  return true, nil, rec, view
+end
+K.kubelet_posting = kubelet_posting
+
+-- Ready, and when not: the condition's message, status ("False" | "Unknown") and reason. A
+-- posting kubelet reports the address of its --node-ip (kubeadm-flags.env, which kind's
+-- entrypoint rewrites at boot), so the node's InternalIP follows it.
+local function node_ready(n, cl, node)
+  local posting, _, rec = kubelet_posting(n, node)
+  if not posting then return false, STATUS_UNKNOWN, "Unknown", "NodeStatusUnknown" end
+  local flags = rootfs.read(rec.rootfs, "/var/lib/kubelet/kubeadm-flags.env") or ""
+  node.ip = flags:match("%-%-node%-ip=([%d%.]+)") or (rec.ip and rec.ip:gsub("/%d+$", "")) or node.ip
+  if not cl.cni_at then return false, CNI_NOT_READY, "False", "KubeletNotReady" end
+  -- a kubelet reports Ready a little after it (re)started: after the CNI, its join, its boot
+  local since = math.max(cl.cni_at, node.joined_at or 0, tonumber(rec.started) or 0)
+  if n:now() < since + n:ready_delay() then return false, CNI_NOT_READY, "False", "KubeletNotReady" end
   return true
 end
+
+--- Does kube-proxy on cluster node `node` reach the API server? Its pod's /etc/hosts is the
+-- kubelet's copy of the node's, written when the pod's container starts (kubelet_pods.go
+-- ensureHostsFile: hostNetwork pods read the node's /etc/hosts), so a later change of the
+-- node's file does not reach it. The copy is taken once per boot, when the kubelet can start
+-- the pod (a DaemonSet pod needs the API server for that), and again after the pod is deleted.
+local function kube_proxy_reaches(n, cl, node)
+  if cl.kube_proxy == false then return false, "kube-proxy is not installed" end
+  local posting, why, rec, view = kubelet_posting(n, node)
+  if not rec or rec.state ~= "running" then return false, why end
+  local rt = view:runtime()
+  if rt.kube_proxy_hosts == nil then
+    if not posting then return false, why end
+    rt.kube_proxy_hosts = rootfs.read(rec.rootfs, "/etc/hosts") or ""
+    view:save_runtime()
+  end
+  local cp, err = connect_from(n.ctx, rec, rt.kube_proxy_hosts, cl.kube_proxy_server or ("https://" .. cl.endpoint))
+  if not cp then return false, err end
+  return true, nil, cp
+end
+K.kube_proxy_reaches = kube_proxy_reaches
 
 local function iso(t) return os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(t)) end
 
 local function node_object(n, cl, node)
-  local ready, why = node_ready(n, cl, node)
+  local ready, why, status, reason = node_ready(n, cl, node)
   local labels = {
     ["beta.kubernetes.io/arch"] = "arm64", ["beta.kubernetes.io/os"] = "linux", ["kubernetes.io/arch"] = "arm64",
     ["kubernetes.io/hostname"] = node.name, ["kubernetes.io/os"] = "linux",
@@ -833,7 +981,7 @@ local function node_object(n, cl, node)
         cond("MemoryPressure", "False", "KubeletHasSufficientMemory", "kubelet has sufficient memory available"),
         cond("DiskPressure", "False", "KubeletHasNoDiskPressure", "kubelet has no disk pressure"),
         cond("PIDPressure", "False", "KubeletHasSufficientPID", "kubelet has sufficient PID available"),
-        ready and cond("Ready", "True", "KubeletReady", "kubelet is posting ready status") or cond("Ready", "False", "KubeletNotReady", why),
+        ready and cond("Ready", "True", "KubeletReady", "kubelet is posting ready status") or cond("Ready", status, reason, why),
       },
       -- the node's own containerd and Debian (kina.sim.node.release); the kubelet reports
       -- `containerd://<version>` from the CRI Version call and os-release's PRETTY_NAME
@@ -910,22 +1058,31 @@ end
 local function synth_pods(n, cl)
   local pods = {}
   local cp = cl.nodes[1]
-  local function add(ns, name, node, ready, status, t)
-    pods[#pods + 1] = { ns = ns, name = name, node = node, ready = ready, status = status, t = t }
+  -- labels as the manifests set them: kubeadm's static Pods (component, tier) and kube-proxy
+  -- DaemonSet (k8s-app), kind's kindnet (app, k8s-app, tier) and CoreDNS (k8s-app: kube-dns)
+  local function add(ns, name, node, ready, status, t, labels)
+    pods[#pods + 1] = { ns = ns, name = name, node = node, ready = ready, status = status, t = t, labels = labels or {} }
   end
   for _, c in ipairs({ "etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler" }) do
-    add("kube-system", c .. "-" .. cp.name, cp.name, "1/1", "Running", cl.initialized_at)
+    add("kube-system", c .. "-" .. cp.name, cp.name, "1/1", "Running", cl.initialized_at, { component = c, tier = "control-plane" })
   end
   local any_ready = false
   for i, node in ipairs(cl.nodes) do
-    local suffix = digest.sha256(node.name):sub(1, 5)
-    if cl.kube_proxy ~= false then add("kube-system", "kube-proxy-" .. suffix, node.name, "1/1", "Running", node.joined_at) end
-    if cl.cni_at then add("kube-system", "kindnet-" .. digest.sha256("k" .. node.name):sub(1, 5), node.name, "1/1", "Running", math.max(cl.cni_at, node.joined_at)) end
+    -- a deleted DaemonSet pod comes back under a new name (node.kube_proxy_pods counts them)
+    local suffix = digest.sha256(node.name .. (node.kube_proxy_pods and ("/" .. node.kube_proxy_pods) or "")):sub(1, 5)
+    if cl.kube_proxy ~= false then
+      add("kube-system", "kube-proxy-" .. suffix, node.name, "1/1", "Running", node.kube_proxy_at or node.joined_at, { ["k8s-app"] = "kube-proxy" })
+    end
+    if cl.cni_at then
+      add("kube-system", "kindnet-" .. digest.sha256("k" .. node.name):sub(1, 5), node.name, "1/1", "Running", math.max(cl.cni_at, node.joined_at),
+        { app = "kindnet", ["k8s-app"] = "kindnet", tier = "node" })
+    end
     if node_ready(n, cl, node) then any_ready = true end
     local _ = i
   end
   for _, c in ipairs({ "coredns-66bc5c9577-" .. digest.sha256("c1" .. cl.name):sub(1, 5), "coredns-66bc5c9577-" .. digest.sha256("c2" .. cl.name):sub(1, 5) }) do
-    add("kube-system", c, any_ready and cp.name or "<none>", any_ready and "1/1" or "0/1", any_ready and "Running" or "Pending", cl.initialized_at)
+    add("kube-system", c, any_ready and cp.name or "<none>", any_ready and "1/1" or "0/1", any_ready and "Running" or "Pending", cl.initialized_at,
+      { ["k8s-app"] = "kube-dns" })
   end
   if cl.objects and cl.objects["deployments.apps/local-path-storage/local-path-provisioner"] then
     add("local-path-storage", "local-path-provisioner-7b8c8ddbd6-" .. digest.sha256("lp"):sub(1, 5), any_ready and cp.name or "<none>", any_ready and "1/1" or "0/1", any_ready and "Running" or "Pending", cl.initialized_at)
@@ -936,6 +1093,7 @@ end
 local function kubectl(n, argv)
   -- global flags anywhere
   local args, kubeconfig_path, namespace, all_ns, output, selector, all, timeout, filename, for_cond = {}, nil, nil, false, nil, nil, false, nil, nil, nil
+  local field_selector
   local i = 2
   local function value_of(a, name)
     if a == "--" .. name then i = i + 1; return argv[i] end
@@ -951,6 +1109,8 @@ local function kubectl(n, argv)
     v = value_of(a, "timeout"); if v then timeout = v; goto next end
     v = value_of(a, "filename"); if v then filename = v; goto next end
     v = value_of(a, "for"); if v then for_cond = v; goto next end
+    v = value_of(a, "field-selector"); if v then field_selector = v; goto next end
+    v = value_of(a, "wait"); if v then goto next end
     if a == "-n" then i = i + 1; namespace = argv[i]
     elseif a == "-o" then i = i + 1; output = argv[i]
     elseif a:match("^%-o=") or a:match("^%-o%S") then output = a:gsub("^%-o=?", "")
@@ -1018,6 +1178,23 @@ local function kubectl(n, argv)
     return out
   end
 
+  if verb == "create" and (args[2] == "configmap" or args[2] == "cm") and not filename then
+    -- `kubectl create configmap NAME [--from-literal=K=V ...]` (data left out: nothing reads it)
+    local name = args[3]
+    if not name then n:err("error: exactly one NAME is required, got 0\nSee 'kubectl create configmap -h' for help and examples\n"); return 1 end
+    local ns = namespace or "default"
+    local key = "configmaps/" .. ns .. "/" .. name
+    local exists = false
+    update(function(fresh)
+      fresh.objects = fresh.objects or {}
+      if fresh.objects[key] then exists = true; return end
+      fresh.objects[key] = { kind = "ConfigMap", name = name, namespace = ns, at = n:now(),
+        hash = digest.sha256(rootfs.encode_json({ apiVersion = "v1", kind = "ConfigMap", metadata = { name = name, namespace = ns } })) }
+    end)
+    if exists then n:err("error: failed to create configmap: configmaps \"" .. name .. "\" already exists\n"); return 1 end
+    n:out("configmap/" .. name .. " created\n")
+    return 0
+  end
   if verb == "apply" or verb == "create" then
     if not filename then n:err("error: must specify one of -f and -k\n"); return 1 end
     local text, source
@@ -1282,6 +1459,49 @@ local function kubectl(n, argv)
       end
       uv.sleep(math.max(1, math.min(100, math.floor(left / 1e6))))
     end
+  elseif verb == "delete" and (args[2] == "pod" or args[2] == "pods" or args[2] == "po") then
+    -- pods by name, or by -l and --field-selector spec.nodeName=X; a DaemonSet pod is made
+    -- again at once under a new name (its container starts anew: kube_proxy_reaches)
+    local ns = namespace or "default"
+    local want_node = field_selector and field_selector:match("^spec%.nodeName=(.+)$")
+    if field_selector and not want_node then
+      n:err("Error from server (BadRequest): Unable to find \"/v1, Resource=pods\" that match label selector \"\", field selector \""
+        .. field_selector .. "\": field label not supported: " .. (field_selector:match("^([^=]+)") or field_selector) .. "\n")
+      return 1
+    end
+    local matched = {}
+    for _, p in ipairs((synth_pods(n, cl))) do
+      local ok = p.ns == ns and (not args[3] or p.name == args[3]) and (not want_node or p.node == want_node)
+      if ok and selector then
+        for term in selector:gmatch("[^,]+") do
+          local k, v = term:match("^([^=]+)=(.*)$")
+          if not k or p.labels[k] ~= v then ok = false end
+        end
+      end
+      if ok then matched[#matched + 1] = p end
+    end
+    if args[3] and #matched == 0 then n:err("Error from server (NotFound): pods \"" .. args[3] .. "\" not found\n"); return 1 end
+    if #matched == 0 then n:err("No resources found\n"); return 0 end
+    update(function(fresh)
+      for _, p in ipairs(matched) do
+        if p.labels["k8s-app"] == "kube-proxy" then
+          for _, node in ipairs(fresh.nodes) do
+            if node.name == p.node then
+              node.kube_proxy_pods = (node.kube_proxy_pods or 0) + 1
+              node.kube_proxy_at = n:now()
+              local rec, view = member_record(n, node)
+              if rec and view then
+                local rt = view:runtime()
+                rt.kube_proxy_hosts = nil
+                view:save_runtime()
+              end
+            end
+          end
+        end
+      end
+    end)
+    for _, p in ipairs(matched) do n:out("pod \"" .. p.name .. "\" deleted\n") end
+    return 0
   elseif verb == "cluster-info" then
     n:out("Kubernetes control plane is running at " .. server .. "\nCoreDNS is running at " .. server .. "/api/v1/namespaces/kube-system/services/kube-dns:dns/proxy\n\n")
     n:out("To further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.\n")
@@ -1315,29 +1535,104 @@ function K.pods_on(n)
   return out
 end
 
---- The kubelet of node `n` registers again with its new address after the node moved
--- (kind's entrypoint rewrote --node-ip in kubeadm-flags.env): the cluster's record of the node
--- follows. No-op for a node that joined no cluster.
-function K.readdress(n, ip)
+-- curl ---------------------------------------------------------------------------------------
+
+-- The cluster node `n` belongs to: the control plane's record, its cluster and this node's entry.
+local function membership(n)
   local member = n:state("member")
-  if type(member) ~= "table" or not member.control_plane or not ip then return end
+  if type(member) ~= "table" or not member.control_plane then return nil end
   local cp
   if member.control_plane == n.rec.id then cp = n.rec
-  elseif n.ctx.containers then
-    for _, c in ipairs(n.ctx.containers()) do if c.id == member.control_plane then cp = c end end
+  else
+    for _, c in ipairs(n.ctx.containers and n.ctx.containers() or {}) do if c.id == member.control_plane then cp = c end end
   end
-  if not cp or not cp.rootfs then return end
-  with_lock(n, "cluster-" .. cp.id, function()
-    local cl = cluster_of(cp)
-    if type(cl) ~= "table" or type(cl.nodes) ~= "table" then return end
-    for _, node in ipairs(cl.nodes) do
-      if node.id == n.rec.id then node.ip = ip end
+  local cl = cp and cp.rootfs and cluster_of(cp)
+  if type(cl) ~= "table" then return nil end
+  for _, node in ipairs(cl.nodes or {}) do
+    if node.id == n.rec.id then return cp, cl, node end
+  end
+  return nil
+end
+
+--- curl, for what kina asks of a node: `curl [-s] [-S] [-k] [-f] [-m SECS] https://HOST[:PORT]/PATH`
+-- against an API server, directly or through the `kubernetes` Service's address. The Service
+-- answers when this node's kube-proxy reaches the API server (it programs the Service's rules
+-- from it: kube_proxy_reaches) and the API server advertises the address its VM has now (the
+-- Service's endpoint is kube-apiserver's --advertise-address). /healthz, /livez and /readyz
+-- answer "ok" to anyone (RBAC system:public-info-viewer); other paths 403 for anonymous.
+-- Exit codes are curl's: 6 name not resolved, 7 connection failed, 28 timeout, 60 an
+-- unverified certificate without -k, 22 an HTTP error with -f.
+local function curl(n, argv)
+  local silent, show_error, insecure, fail_http, url = false, false, false, false, nil
+  local max_time = 0
+  local i = 2
+  while i <= #argv do
+    local a = argv[i]
+    if a == "-m" or a == "--max-time" then i = i + 1; max_time = tonumber(argv[i]) or 0
+    elseif a == "--silent" then silent = true
+    elseif a == "--show-error" then show_error = true
+    elseif a == "--insecure" then insecure = true
+    elseif a == "--fail" then fail_http = true
+    elseif a:match("^%-[sSkf]+$") then
+      for ch in a:sub(2):gmatch(".") do
+        if ch == "s" then silent = true elseif ch == "S" then show_error = true
+        elseif ch == "k" then insecure = true elseif ch == "f" then fail_http = true end
+      end
+    elseif a:sub(1, 1) == "-" then
+      n:err("curl: option " .. a .. ": is unknown\ncurl: try 'curl --help' or 'curl --manual' for more information\n"); return 2
+    else url = a end
+    i = i + 1
+  end
+  local function die(code, msg)
+    if not silent or show_error then n:err("curl: (" .. code .. ") " .. msg .. "\n") end
+    return code
+  end
+  if not url then return die(2, "no URL specified") end
+  local host, port, path = url:match("^https://([^/:]+):?(%d*)(/?.*)$")
+  if not host then return die(1, "Protocol \"" .. (url:match("^(%a+)://") or url) .. "\" not supported") end
+  port = tonumber(port) or 443
+  if path == "" then path = "/" end
+  local hosts = n:read("/etc/hosts")
+  local cp, cl, me = membership(n)
+  local target, err
+  if cl and host == cl.service_vip and port == 443 then
+    local ok, why, api = kube_proxy_reaches(n, cl, me)
+    local adv = api and rootfs.read(api.rootfs, "/etc/kubernetes/manifests/kube-apiserver.yaml")
+    adv = adv and adv:match("%-%-advertise%-address=([%d%.]+)")
+    if not ok then
+      -- no rules for the Service on this node: its packets go to the default gateway, which drops them
+      local _ = why
+      return die(28, ("Connection timed out after %d milliseconds"):format(math.floor((max_time > 0 and max_time or 300) * 1000 + 1)))
     end
-    save_cluster(cp, cl)
-  end)
+    if adv ~= api.ip then
+      -- the rules send it to an address no VM has now
+      return die(7, ("Failed to connect to %s port %d after 3075 ms: Couldn't connect to server"):format(host, port))
+    end
+    target = api
+  else
+    local rec, how = resolve_from(n.ctx, n.rec, hosts, host)
+    if not rec and how == "name" then return die(6, "Could not resolve host: " .. host) end
+    target, err = connect_from(n.ctx, n.rec, hosts, "https://" .. host .. ":" .. (port == 443 and 443 or port))
+    if not target then
+      if err:match("certificate") then target = rec
+      else return die(7, ("Failed to connect to %s port %d after 0 ms: Couldn't connect to server"):format(host, port)) end
+    end
+  end
+  local _ = cp
+  if not insecure then
+    return die(60, "SSL certificate problem: unable to get local issuer certificate\nMore details here: https://curl.se/docs/sslcerts.html\n\n"
+      .. "curl failed to verify the legitimacy of the server and therefore could not\nestablish a secure connection to it. To learn more about this situation and\n"
+      .. "how to fix it, please visit the web page mentioned above.")
+  end
+  if path == "/healthz" or path == "/livez" or path == "/readyz" then n:out("ok"); return 0 end
+  if fail_http then return die(22, "The requested URL returned error: 403") end
+  n:out('{\n  "kind": "Status",\n  "apiVersion": "v1",\n  "metadata": {},\n  "status": "Failure",\n  "message": "forbidden: User \\"system:anonymous\\" cannot get path \\"'
+    .. path .. '\\"",\n  "reason": "Forbidden",\n  "details": {},\n  "code": 403\n}')
+  return 0
 end
 
 function K.install(commands)
+  commands.curl = curl
   commands.__pods_on = K.pods_on
   commands.kubeadm = function(n, argv) n.commands = commands; return kubeadm(n, argv) end
   commands.kubectl = function(n, argv) n.commands = commands; return kubectl(n, argv) end
