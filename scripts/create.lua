@@ -6,12 +6,13 @@
 -- join, wait, kubeconfig); replace, wrap, remove or add steps before calling c:create().
 local kina = require "kina"
 local args = require "kina.args"
+local async = require "kina.async"
 
 local command = {
   usage = "kina create cluster [flags]",
   summary = "Creates a local Kubernetes cluster of kindest/node containers on Apple's runtime.",
   flags = {
-    args.NAME,
+    args.CREATE_NAME,
     { name = "config", kind = "string", metavar = "FILE", help = "cluster config: a Lua file returning a table, or kind's v1alpha4 YAML" },
     { name = "image", kind = "string", metavar = "IMAGE", help = "node image for every node (overrides the config)" },
     { name = "wait", kind = "duration", default = 0, metavar = "DURATION", help = "wait for the nodes to be Ready (e.g. 60s, 5m)" },
@@ -23,6 +24,8 @@ local command = {
 local opts = args.command(command, { ... })
 if not opts then return 0 end
 
+local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
+local sched <close> = async.new{ max = 16 }
 local c <close> = kina.cluster{
   name = opts.given and opts.given.name and opts.name or nil,
   config = opts.config,
@@ -30,9 +33,14 @@ local c <close> = kina.cluster{
   wait = opts.wait,
   retain = opts.retain,
   kubeconfig = opts.kubeconfig,
-  status = kina.status{ quiet = opts.quiet, verbose = opts.verbose },
+  status = status,
+  scheduler = sched,
+  -- every call of Apple's CLI reported to the status: -v shows each with its duration, and a
+  -- call that hangs while no step is on screen (a cleanup) says what it waits for
+  provider = kina.provider{ scheduler = status:runtime_calls(sched) },
 }
--- Ctrl-C stops what runs, then create cleans up as after a failure (exit 130)
-c.sched:watch_interrupts()
+-- Ctrl-C stops what runs, then create cleans up as after a failure (exit 130); a second one
+-- stops the cleanup. Each ends the line the terminal echoed `^C` on.
+sched:watch_interrupts(function() status:interrupted() end)
 c:create()
 return 0

@@ -14,8 +14,9 @@ local command = {
 local opts = args.command(command, { ... })
 if not opts then return 0 end
 local name = args.cluster_name(opts)
+local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 local nodes = kina.run(function(k)
-  local p = kina.provider{ scheduler = k }
+  local p = kina.provider{ scheduler = status:runtime_calls(k) } -- -v: each call of Apple's CLI
   return p:list{ labels = (not opts.all_clusters) and { ["io.kina.cluster"] = name } or nil }
 end)
 if opts.output == "json" then
@@ -30,8 +31,9 @@ elseif #nodes == 0 then
     io.stderr:write(opts.all_clusters and "No kina nodes for any cluster.\n" or ("No kina nodes found for cluster %q.\n"):format(name))
   end
 else
-  for _, n in ipairs(nodes) do
-    io.stdout:write(("%-32s %-14s %-8s %s\n"):format(n.name, n.role or "", n.state or "", n.ip or "-"))
-  end
+  -- kina's own columns (kind's `get nodes` prints names only), so they are named
+  local rows = { { "NAME", "ROLE", "STATE", "IP" } }
+  for _, n in ipairs(nodes) do rows[#rows + 1] = { n.name, n.role or "-", n.state or "-", n.ip or "-" } end
+  io.stdout:write(require("kina.columns").render(rows))
 end
 return 0

@@ -51,6 +51,32 @@ describe("kina (the host)", function()
     assert.matches("^Usage: kina version", out)
   end)
 
+  it("answers --version as `kina version` does, also after -v", function()
+    local want = kina{ "version" }
+    local out, err, code = kina{ "--version" }
+    assert.equal(0, code, err)
+    assert.equal(want, out)
+    out, err, code = kina{ "-v", "--version" }
+    assert.equal(0, code, err)
+    assert.equal(want, out)
+    assert.matches("%-%-version", (kina{ "--help" }))
+  end)
+
+  it("says the same of -v, -q and --name everywhere, and what --name defaults to in create", function()
+    local args = require "kina.args"
+    local top = kina{ "--help" }
+    local create = kina{ "create", "cluster", "--help" }
+    local delete = kina{ "delete", "cluster", "--help" }
+    for _, text in ipairs{ top, create, delete } do
+      assert.truthy(text:find(args.VERBOSE_HELP, 1, true), text)
+      assert.truthy(text:find(args.QUIET_HELP, 1, true), text)
+    end
+    -- kina.cluster.new: --name, then $KINA_CLUSTER_NAME, then the config's name, then kina
+    assert.truthy(create:find("default $KINA_CLUSTER_NAME, else the config's name, else kina", 1, true), create)
+    -- the other commands have no config: --name, then $KINA_CLUSTER_NAME, then kina
+    assert.truthy(delete:find("default $KINA_CLUSTER_NAME, else kina", 1, true), delete)
+  end)
+
   it("answers usage errors with the usage and exit 2", function()
     local out, err, code = kina{}
     assert.equal(2, code)

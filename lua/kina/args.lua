@@ -20,11 +20,17 @@ function M.is_usage_error(err)
 end
 
 --- Flags every command takes (the CLI passes -v/-q given before the verb through to scripts).
-M.VERBOSE = { name = "verbose", short = "v", kind = "boolean", help = "more output (debug lines, tracebacks)" }
-M.QUIET = { name = "quiet", short = "q", kind = "boolean", help = "only warnings and errors" }
+-- (their texts are kina.cli's GLOBAL_FLAGS too: what -v and -q do, said once)
+M.VERBOSE_HELP = "debug lines (such as each call of Apple's CLI and how long it took) and tracebacks on errors"
+M.QUIET_HELP = "only warnings and errors"
+M.VERBOSE = { name = "verbose", short = "v", kind = "boolean", help = M.VERBOSE_HELP }
+M.QUIET = { name = "quiet", short = "q", kind = "boolean", help = M.QUIET_HELP }
 --- --name, defaulting to $KINA_CLUSTER_NAME, then "kina" (kind's KIND_CLUSTER_NAME rule).
 M.NAME = { name = "name", short = "n", kind = "string", metavar = "NAME",
   help = "the cluster's name (default $KINA_CLUSTER_NAME, else kina)" }
+--- create's --name: a config may name the cluster too, after the environment (kina.cluster.new).
+M.CREATE_NAME = { name = "name", short = "n", kind = "string", metavar = "NAME",
+  help = "the cluster's name (default $KINA_CLUSTER_NAME, else the config's name, else kina)" }
 M.KUBECONFIG = { name = "kubeconfig", kind = "string", metavar = "PATH",
   help = "the kubeconfig file (default: $KUBECONFIG's, else ~/.kube/config)" }
 

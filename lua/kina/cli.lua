@@ -45,9 +45,10 @@ local function usage()
   end
   out[#out + 1] = ""
   out[#out + 1] = "Flags:"
-  out[#out + 1] = "  -v, --verbose   more output (tracebacks on errors)"
-  out[#out + 1] = "  -q, --quiet     only errors"
+  out[#out + 1] = "  -v, --verbose   " .. args_lib.VERBOSE_HELP
+  out[#out + 1] = "  -q, --quiet     " .. args_lib.QUIET_HELP
   out[#out + 1] = "  -h, --help      help for kina or a command"
+  out[#out + 1] = "      --version   kina's version (as kina version)"
   out[#out + 1] = ""
   out[#out + 1] = 'Use "kina <command> --help" for more about a command.'
   return table.concat(out, "\n") .. "\n"
@@ -149,6 +150,11 @@ function M.main(argv)
     elseif a == "-h" or a == "--help" then
       io.stdout:write(usage())
       return 0
+    elseif a == "--version" then
+      -- kind and most CLIs answer --version; it is `kina version`
+      argv = { table.unpack(argv, 1, i - 1) }
+      argv[#argv + 1] = "version"
+      break
     else break end
     i = i + 1
   end

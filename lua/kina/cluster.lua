@@ -495,7 +495,8 @@ function Cluster:restart_containerd(name)
     fail(("containerd did not restart on %s with its new configuration (systemctl restart containerd: exit status %s)\n%s\nits journal:\n%s")
       :format(name, tostring(r.code), tail(r.stdout .. r.stderr, 5), tail(journal.stdout, 20)),
       "look at containerdConfigPatches: containerd rejected the merged /etc/containerd/config.toml "
-        .. "(kina export logs writes it as containerd-config.toml)")
+        .. (self.retain and "(kina export logs writes it as containerd-config.toml)"
+          or "(the nodes are deleted after a failure: create again with --retain, then kina export logs writes it as containerd-config.toml)"))
   end
   self:wait_for_boot(name)
 end
@@ -608,10 +609,15 @@ local function kubeadm_failure(c, node, what, err)
     local out = (err.result.stdout or "") .. (err.result.stderr or "")
     -- the status as the provider saw it ("exit status 1", "timed out after 600s") and the
     -- command line, so a failure names the command that failed
+    -- without --retain the nodes are gone by the time the user reads this: say how to keep them
+    local hint = c.retain
+      and ("see the whole story with `kina export logs --name %s` (kubelet.log, journal.log) or run "
+        .. "`container exec %s journalctl -u kubelet --no-pager`."):format(c.name, node)
+      or ("the nodes are deleted after a failure: run the create again with --retain to keep them, then "
+        .. "`kina export logs --name %s` (kubelet.log, journal.log)."):format(c.name)
     fail(("%s failed on %s (%s)\n  command: %s\nthe last lines of its output:\n%s"):format(what, node,
       err.status or ("exit status " .. tostring(err.result.code)), apple.command_line(err.argv or {}), tail(out, 15)),
-      ("see the whole story with `kina export logs --name %s` (kubelet.log, journal.log) or run "
-        .. "`container exec %s journalctl -u kubelet --no-pager`."):format(c.name, node))
+      hint)
   end
   error(err, 0)
 end
@@ -806,8 +812,9 @@ end
 
 -- Remove what a failed create made: nodes (every container labelled with this cluster — there
 -- were none before, preflight checked — and the planned names), the network it created, and
--- kubeconfig entries it wrote. Returns a line for the user. An interrupt (a second Ctrl-C) stops
--- it at once: it raises, and ctx.leftover describes what may be left.
+-- kubeconfig entries it wrote. Returns a line for the user, or nil when there was nothing to
+-- remove (a preflight failure). An interrupt (a second Ctrl-C) stops it at once: it raises, and
+-- ctx.leftover describes what may be left.
 function Cluster:cleanup(ctx)
   local names, seen = {}, {}
   -- a failure is noted and cleanup goes on; an interrupt is not a failure to go on after
@@ -851,6 +858,7 @@ function Cluster:cleanup(ctx)
     local ok, err = try(self.provider.network_delete, self.provider, ctx.created_network)
     if not ok then problems[#problems + 1] = tostring(err) end
   end
+  if #names == 0 and not ctx.created_network and #problems == 0 then return nil, true end
   local quoted = {}
   for i, n in ipairs(names) do quoted[i] = ("%q"):format(n) end
   local line = ("Deleted nodes: [%s]"):format(table.concat(quoted, " "))
@@ -891,10 +899,12 @@ function Cluster:create()
   else
     local cok, line = pcall(self.cleanup, self, ctx)
     if cok then
-      self.status:info(line)
+      if line then self.status:info(line) end
     else
+      -- an Interrupted reads "interrupted (SIGINT)": name just the signal after "interrupted"
+      local why = async.is_interrupted(line) and ("SIG" .. line.signal) or tostring(line)
       e.cleanup = ("cleanup was interrupted (%s): %s of cluster %q may be left; `kina delete cluster --name %s` removes them"):format(
-        tostring(line), ctx.leftover or "nodes", self.name, self.name)
+        why, ctx.leftover or "nodes", self.name, self.name)
     end
   end
   error(e, 0)
