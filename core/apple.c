@@ -1133,6 +1133,8 @@ static const struct {
   {"service_not_running", "ensure container system service has been started"},
   {"service_not_running", "apiserver is not running"},
   {"service_not_running", "plugins are unavailable"},
+  /* XPCClient.send's own deadline (network list has 1 s: updates-2026-12 §1) */
+  {"timeout", "xpc timeout for request to"},
   /* On macOS 15 `network` is not registered and is looked up as a plugin (§2, §2.4). */
   {"network_needs_macos26", "requires macos 26"},
   {"network_needs_macos26", "plugin 'container-network' not found"},

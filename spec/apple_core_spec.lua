@@ -444,6 +444,8 @@ describe("kina.core.apple", function()
     local cases = {
       { 'Error: internalError: "failed to list containers" (cause: "interrupted: "XPC connection error: Connection invalid"")\nEnsure container system service has been started with `container system start`.', 1, "service_not_running" },
       { "apiserver is not running and not registered with launchd", 1, "service_not_running" },
+      -- XPCClient.send's deadline (network list: 1 s), unwrapped
+      { "Error: XPC timeout for request to com.apple.container.apiserver/networkList", 1, "timeout" },
       { "Error: container with id kind-worker already exists", 1, "name_taken" },
       { "Error: container already exists: kind-worker", 1, "name_taken" },
       { 'Error: exists: "container with id kind-worker already exists"', 1, "name_taken" },

@@ -48,8 +48,10 @@ end
 
 -- Apple's client sends `network list` with a 1-second timeout (updates-2026-12 §1, from the
 -- 1.2.2 source), so under load it fails although the service is fine.
--- KINA_SIM_NETWORK_LIST_TIMEOUTS=N makes the first N calls of a state directory fail so;
--- the error's text is README "Still unconfirmed".
+-- KINA_SIM_NETWORK_LIST_TIMEOUTS=N makes the first N calls of a state directory fail so, with
+-- XPCClient.send's error (internalError "XPC timeout for request to <service>/<route>", route
+-- XPCRoute.networkList), which NetworkClient.list does not wrap; it names no XPC connection
+-- error, so Application.swift adds no hint.
 local function network_list_timeout(S)
   local n = tonumber(S.getenv("KINA_SIM_NETWORK_LIST_TIMEOUTS") or "")
   if not n or n < 1 then return end
@@ -58,8 +60,7 @@ local function network_list_timeout(S)
     return data.network_list_calls
   end)
   if calls <= n then
-    errors.throw("internalError", "failed to list networks",
-      errors.nested("timeout", "XPC timeout for request to com.apple.container.apiserver"))
+    errors.throw("internalError", "XPC timeout for request to com.apple.container.apiserver/networkList")
   end
 end
 
