@@ -162,6 +162,25 @@ if not only or only == "restart" then
   print()
 end
 
+if not only or only == "trips" then
+  local prefix, dir = world({ KINA_SIM_LATENCY = "1000" })
+  local log = dir .. "/argv.log"
+  local out = sh(prefix .. " KINA_SIM_LOG=" .. q(log) .. " " .. kina_cmd("round_trips.lua", log))
+  sh("rm -rf " .. q(dir))
+  local c1, c6, s4, n1, n6, ns = out:match("([%d.]+)%s+([%d.]+)%s+([%d.]+)%s+(%d+)%s+(%d+)%s+(%d+)")
+  c1, c6, s4 = tonumber(c1), tonumber(c6), tonumber(s4)
+  print("## 7. Round trips on the critical path (issue 14): 1 s per run/start/exec, so seconds ≈ sequential calls")
+  print()
+  print("| | wall time | calls in all | before batching (2026-11-23, section 4) | floor: kubeadm and the boot |")
+  print("|---|---|---|---|---|")
+  print(("| create, 1 node | %.1f s | %s | 25.5 s | run, boot check, kubeadm init: 3 |"):format(c1, n1))
+  print(("| create, 1+5 nodes | %.1f s | %s | 26.4 s | run, boot check, init, join: 4 |"):format(c6, n6))
+  print(("| start, 1+3 nodes | %.1f s | %s | 16.4 s (2026-12-02, section 4b) | start, boot check: 2 |"):format(s4, ns))
+  print()
+  print(("Goal: create of 1 node at most 11 s (%.2f× of it), of 1+5 at most 12 s (%.2f×)."):format(c1 / 11, c6 / 12))
+  print()
+end
+
 if not only or only == "get" then
   local prefix, dir = world()
   local setup = {}

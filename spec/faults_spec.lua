@@ -82,6 +82,12 @@ kina.cluster = function(opts)
     end
     return exec(self, name, cmd, opts)
   end
+  -- a batch (kina.batch) must succeed: its exec runs with check = false and is judged by its steps
+  local exec_batch = p.exec_batch
+  p.exec_batch = function(self, name, b, opts)
+    if current then current.checked[#current.checked + 1] = json.array({ "exec", name, table.unpack(b:argv()) }) end
+    return exec_batch(self, name, b, opts)
+  end
   for _, s in ipairs(c.steps) do
     local run = s.run
     s.run = function(...)
@@ -159,7 +165,11 @@ local function pattern_for(argv)
   if not (INJECTABLE[op] or GROUPS[op:match("^%S+")]) then return nil end
   local target = targets[1]
   if op == "exec" then
-    -- a prefix of the command line, in whole words, without the grammar's separators
+    -- a prefix of the command line, in whole words, without the grammar's separators; a
+    -- kina.batch's arguments (after its "kina" $0) differ from run to run (addresses, a random
+    -- separator), so its pattern is its script
+    local script = target:match("^(bash %-c .-) kina%s+%-%-kina%-")
+    if script then target = script end
     local words = {}
     for word in target:gmatch("%S+") do
       if word:find("[,*]") then break end

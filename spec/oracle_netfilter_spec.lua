@@ -6,6 +6,7 @@
 -- Debian packages iptables, iproute2 and procps (`make deps`).
 local async = require "kina.async"
 local cluster = require "kina.cluster"
+local batch = require "kina.batch"
 local defaults = require "kina.defaults"
 local uv = require "luv"
 local Netns = dofile("spec/support/netns.lua")
@@ -13,23 +14,22 @@ local Netns = dofile("spec/support/netns.lua")
 local SIM = os.getenv("KINA_SIM_BIN") or (uv.cwd() .. "/" .. (os.getenv("KINA_BUILD") or "build") .. "/sim/container")
 if SIM:sub(1, 1) ~= "/" then SIM = uv.cwd() .. "/" .. SIM end
 
--- kina's preparation commands, as kina runs them: prepare_node against a provider that records
--- each exec (argv, and whether kina checks its exit code) and succeeds. The snapshotter step is
--- off: it belongs to the containerd oracle, not to netfilter.
-local function kina_prepare_commands()
-  local calls = {}
-  local provider = {
-    exec = function(_, _, argv, opts)
-      calls[#calls + 1] = { argv = argv, checked = not (opts and opts.check == false) }
-      return { code = 0, stdout = "", stderr = "" }
-    end,
-    copy_to = function() return true end,
-  }
-  local c = cluster.new{ name = "oracle", provider = provider, prepare = { snapshotter = false } }
-  c:prepare_node("oracle-control-plane")
+-- kina's preparation commands, as kina runs them: the steps of the batch (kina.batch) that
+-- prepare_node runs in one exec — each command, and whether kina checks its exit code (an
+-- `ensure`'s addition is checked; its probe, `iptables -C`, is how it decides). The snapshotter
+-- step is off: it belongs to the containerd oracle, not to netfilter.
+local function kina_prepare_batch()
+  local c = cluster.new{ name = "oracle", prepare = { snapshotter = false } }
+  local b = batch.new()
+  c:add_boot_preparation(b)
   c:close()
+  return b
+end
+
+local function kina_prepare_commands()
   local sysctl, iptables = {}, {}
-  for _, call in ipairs(calls) do
+  for _, step in ipairs(kina_prepare_batch().steps) do
+    local call = { argv = step.argv, checked = step.check ~= false, probe = step.probe }
     if call.argv[1] == "sysctl" then sysctl[#sysctl + 1] = call
     elseif call.argv[1]:match("^iptables") then iptables[#iptables + 1] = call end
   end
@@ -270,6 +270,20 @@ describe("node preparation against the real sysctl and iptables-nft in a network
     local real = ns.exec(absent)
     assert.equal(1, real.code)
     same(real, node.exec(absent), absent)
+  end)
+
+  it("runs kina's whole preparation batch with the real bash, sysctl and iptables-nft as the simulated node does, twice: one rule per chain", function()
+    local argv = kina_prepare_batch():argv()
+    local prog = iptables_calls[1].argv[1]
+    for round = 1, 2 do
+      local real, simulated = ns.exec(argv), node.exec(argv)
+      assert.equal(0, real.code, real.stderr)
+      assert.equal(real.code, simulated.code, ("round %d: %s"):format(round, simulated.stderr))
+      assert.equal(real.stdout, simulated.stdout)
+    end
+    local real = ns.exec(listing(prog))
+    assert.equal(#iptables_calls, #rules_in(real.stdout)) -- ensure: added once, not again
+    same(real, node.exec(listing(prog)), listing(prog))
   end)
 
   it("appends the rules again when prepared twice, as the real iptables-nft does (no deduplication)", function()

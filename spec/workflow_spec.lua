@@ -1,6 +1,7 @@
 -- End to end: build/kina's cluster commands against the `container` simulator, asserting what
 -- users see, what kina ran (the simulator's argv log), and what is left behind.
 local json = require "kina.json"
+local batch = require "kina.batch"
 local lyaml = require "lyaml"
 local uv = require "luv"
 
@@ -66,15 +67,20 @@ local function world(extra)
     end
     return out
   end
+  -- the commands run in `node` that start with the given words: each exec's, and each of a
+  -- kina.batch's (one exec running several)
   function w.exec_calls(node, ...)
     local words, out = { ... }, {}
     for _, argv in ipairs(w.calls("exec")) do
       local i = 2
       if argv[i] == "-i" then i = 3 end
       if argv[i] == node then
-        local match = true
-        for j, word in ipairs(words) do if argv[i + j] ~= word then match = false end end
-        if match then out[#out + 1] = argv end
+        local cmd = { table.unpack(argv, i + 1) }
+        for _, inner in ipairs(batch.commands(cmd) or { cmd }) do
+          local match = true
+          for j, word in ipairs(words) do if inner[j] ~= word then match = false end end
+          if match then out[#out + 1] = inner end
+        end
       end
     end
     return out
@@ -521,7 +527,11 @@ nodes:
     end
     assert.equal(1, #w.exec_calls("ex5-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "label",
       "nodes", "--all", "example.kina.io/created-by=add-step"))
-    assert.equal(0, #w.exec_calls("ex5-control-plane", "cat", "/kind/manifests/default-storage.yaml"))
+    -- the example removed the storage step: nothing applied it
+    assert.equal(0, #w.exec_calls("ex5-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "apply", "-f",
+      "/kind/manifests/default-storage.yaml"))
+    assert.equal(1, #w.exec_calls("ex6-control-plane", "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf", "apply", "-f",
+      "/kind/manifests/default-storage.yaml"))
     local hosts = w.sim{ "exec", "ex6-control-plane", "cat", "/etc/containerd/certs.d/localhost:5001/hosts.toml" }
     assert.matches('%[host%."http://192%.168%.64%.%d+:5000"%]', hosts)
     local names = {}

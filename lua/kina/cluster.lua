@@ -18,6 +18,7 @@ local core_apple = require "kina.core.apple"
 local spec = require "kina.core.spec"
 local config_lib = require "kina.config"
 local hosts = require "kina.hosts"
+local batch = require "kina.batch"
 local lifecycle = require "kina.lifecycle"
 local containerd = require "kina.containerd"
 local doctor = require "kina.doctor"
@@ -33,6 +34,9 @@ M.CLUSTER_LABEL = apple.CLUSTER_LABEL
 M.ROLE_LABEL = apple.ROLE_LABEL
 M.ADMIN_CONF = "/etc/kubernetes/admin.conf"
 M.STATE_FILE = "/kind/kina-state.json"
+-- kindest/node's add-on manifests (kind's node image build: /kind/manifests)
+M.CNI_MANIFEST = "/kind/manifests/default-cni.yaml"
+M.STORAGE_MANIFEST = "/kind/manifests/default-storage.yaml"
 
 --- Node preparation Apple's runtime needs (apple-container §5.6: what `container k8s` found
 -- necessary). Each can be turned off or changed through `prepare` in kina.cluster{...}.
@@ -486,43 +490,100 @@ function Cluster:warn_once(text)
   end
 end
 
---- Restart containerd in a node and wait for its socket; when it does not start (a config it
--- rejects), fail with what its journal says.
-function Cluster:restart_containerd(name)
-  local r = self:exec(name, { "systemctl", "restart", "containerd" }, { check = false })
-  if r.code ~= 0 then
-    local journal = self:exec(name, { "journalctl", "--no-pager", "-u", "containerd.service", "-n", "20" }, { check = false })
-    fail(("containerd did not restart on %s with its new configuration (systemctl restart containerd: exit status %s)\n%s\nits journal:\n%s")
-      :format(name, tostring(r.code), tail(r.stdout .. r.stderr, 5), tail(journal.stdout, 20)),
-      "look at containerdConfigPatches: containerd rejected the merged /etc/containerd/config.toml "
-        .. (self.retain and "(kina export logs writes it as containerd-config.toml)"
-          or "(the nodes are deleted after a failure: create again with --retain, then kina export logs writes it as containerd-config.toml)"))
-  end
-  self:wait_for_boot(name)
+--- Run kina.batch `b` in node `name` (one round trip): {reads = {...}} ; a failed step raises
+-- naming its command (Provider:exec_batch). Providers without exec_batch (test doubles) get
+-- the batch's commands one by one.
+function Cluster:run_batch(name, b)
+  if self.provider.exec_batch then return (self.provider:exec_batch(name, b)) end
+  return b:run_each(function(argv, check) return self.provider:exec(name, argv, { check = check }) end,
+    function(path, content) self.provider:copy_to(name, content, path) end)
 end
 
---- Write containerd's configuration in a node: the snapshotter of prepare and the config's
--- containerdConfigPatches merged into /etc/containerd/config.toml itself (a kindest/node reads
--- no drop-ins: kina.containerd), then restart containerd.
-function Cluster:configure_containerd(name)
+-- The journal's tail when containerd did not come back, for the error.
+local function containerd_failure(c, name, err)
+  local journal = c:exec(name, { "journalctl", "--no-pager", "-u", "containerd.service", "-n", "20" }, { check = false })
+  fail(("containerd did not restart on %s with its new configuration (%s)\nits journal:\n%s")
+    :format(name, tostring(err):gsub("\n.*", ""), tail(journal.stdout, 20)),
+    "look at containerdConfigPatches: containerd rejected the merged /etc/containerd/config.toml "
+      .. (c.retain and "(kina export logs writes it as containerd-config.toml)"
+        or "(run the create again with --retain, then `kina export logs` writes it as containerd-config.toml)"))
+end
+
+--- containerd's configuration for a node whose /etc/containerd/config.toml reads `current`: the
+-- snapshotter of prepare and the config's containerdConfigPatches merged into the file itself (a
+-- kindest/node reads no drop-ins: kina.containerd). nil when there is nothing to change.
+function Cluster:changes_containerd()
+  local model = self.model
+  return self.prepare.snapshotter and true or #(model.containerd_config_patches or {}) > 0
+    or #(model.containerd_config_patches_json6902 or {}) > 0
+end
+
+function Cluster:containerd_config(name, current)
   local model = self.model
   local patches = model.containerd_config_patches or {}
   local patches_json6902 = model.containerd_config_patches_json6902 or {}
-  if not self.prepare.snapshotter and #patches == 0 and #patches_json6902 == 0 then return end
-  local current = self:exec(name, { "cat", containerd.CONFIG_PATH }).stdout
+  if not self:changes_containerd() then return nil end
   local ok, text, warnings = pcall(containerd.patch_config, current,
     { snapshotter = self.prepare.snapshotter or nil, patches = patches, patches_json6902 = patches_json6902 })
   if not ok then fail(("node %s: %s"):format(name, tostring(text))) end
   for _, w in ipairs(warnings) do self:warn_once(w) end
-  self.provider:copy_to(name, text, containerd.CONFIG_PATH)
-  self:restart_containerd(name)
+  return text
 end
 
---- The preparation a node loses at every boot: sysctls and iptables rules (both live in the
--- VM's kernel). containerd's configuration is on the node's disk and stays.
+--- Write containerd's configuration into a node and restart it (one round trip), waiting for
+-- its socket; when it does not come back, fail with what its journal says.
+function Cluster:configure_containerd(name, current)
+  if current == nil then
+    local b = batch.new()
+    local h = b:read(containerd.CONFIG_PATH)
+    current = self:run_batch(name, b).reads[h]
+  end
+  local text = self:containerd_config(name, current)
+  if not text then return end
+  local b = batch.new()
+  b:write(containerd.CONFIG_PATH, text)
+  self:add_containerd_restart(b)
+  self:finish_containerd_restart(name, b, select(2, pcall(self.run_batch, self, name, b)))
+end
+
+--- Add `systemctl restart containerd` and the socket check to batch `b`; remembers the steps.
+function Cluster:add_containerd_restart(b)
+  b.containerd_restart = b:run{ "systemctl", "restart", "containerd" }
+  -- containerd.service is Type=notify: the restart returns once containerd is ready, so its
+  -- socket is there; the check is a safety net (a miss falls back to polling)
+  b.containerd_socket = b:run{ "test", "-S", "/run/containerd/containerd.sock" }
+end
+
+--- After a batch with add_containerd_restart ran (`res` is what run_batch returned or raised).
+function Cluster:finish_containerd_restart(name, b, res)
+  if type(res) == "table" and res.reads then return res end
+  local err = res
+  if apple.is_error(err) and err.argv and err.argv[1] == "test" and err.argv[2] == "-S" then
+    self:wait_for_boot(name)
+    return
+  end
+  if apple.is_error(err) and err.argv and err.argv[1] == "systemctl" then containerd_failure(self, name, err) end
+  error(err, 0)
+end
+
+--- Add the preparation a node loses at every boot to batch `b`: the sysctls (ip_forward
+-- checked; the bridge keys not, they exist only with bridge netfilter) and the MSS rules, each
+-- added unless present (`iptables -C`), so a start may run it again on a node that kept running.
+function Cluster:add_boot_preparation(b)
+  for _, cmd in ipairs(M.sysctl_commands(self.prepare)) do b:run(cmd.argv, { check = cmd.check }) end
+  for _, cmd in ipairs(M.mss_clamp_commands(self.prepare)) do
+    local probe = table.move(cmd.argv, 1, #cmd.argv, 1, {})
+    for i, a in ipairs(probe) do if a == "-A" then probe[i] = "-C" end end
+    b:ensure(probe, cmd.argv)
+  end
+end
+
+--- The preparation a node loses at every boot (sysctls and iptables rules live in the VM's
+-- kernel; containerd's configuration is on the node's disk and stays), in one round trip.
 function Cluster:prepare_boot(name)
-  for _, cmd in ipairs(M.sysctl_commands(self.prepare)) do self:exec(name, cmd.argv, { check = cmd.check }) end
-  for _, cmd in ipairs(M.mss_clamp_commands(self.prepare)) do self:exec(name, cmd.argv, { check = cmd.check }) end
+  local b = batch.new()
+  self:add_boot_preparation(b)
+  self:run_batch(name, b)
 end
 
 --- Run the node preparation of DEFAULT_PREPARE (as configured) on one node.
@@ -531,8 +592,29 @@ function Cluster:prepare_node(name)
   self:configure_containerd(name)
 end
 
+-- prepare: per node one round trip: the boot preparation, and the files config needs (the
+-- containerd configuration, the Kubernetes version, /etc/hosts; on the bootstrap node the CNI
+-- and storage manifests), kept in ctx.reads[name] for config and the add-on steps.
 local function steps_prepare(c, ctx)
-  c:each(ctx.planned, function(name) c:prepare_node(name) end)
+  ctx.reads = ctx.reads or {}
+  local wants_containerd = c:changes_containerd()
+  c:each(ctx.planned, function(name)
+    local b = batch.new()
+    c:add_boot_preparation(b)
+    local h = {
+      containerd = wants_containerd and b:read(containerd.CONFIG_PATH) or nil,
+      version = b:read("/kind/version"),
+      hosts = b:read("/etc/hosts"),
+    }
+    if name == c.bootstrap_name then
+      if not c.model.networking.disable_default_cni then h.cni = b:read(M.CNI_MANIFEST) end
+      h.storage = b:read(M.STORAGE_MANIFEST, { optional = true })
+    end
+    local res = c:run_batch(name, b)
+    local files = {}
+    for k, handle in pairs(h) do files[k] = res.reads[handle] end
+    ctx.reads[name] = files
+  end)
 end
 
 -- IPs of this cluster's nodes, by name (one `list`).
@@ -562,6 +644,23 @@ function Cluster:write_hosts(nodes, texts)
   return changed
 end
 
+-- The files of a node prepare did not read (a script replaced prepare, or left a file out).
+local function read_missing(c, name, files)
+  local want = {}
+  if files.containerd == nil and c:changes_containerd() then want.containerd = containerd.CONFIG_PATH end
+  if files.version == nil then want.version = "/kind/version" end
+  if files.hosts == nil then want.hosts = "/etc/hosts" end
+  if not next(want) then return files end
+  local b, handles = batch.new(), {}
+  for k, path in pairs(want) do handles[k] = b:read(path) end
+  local res = c:run_batch(name, b)
+  for k, h in pairs(handles) do files[k] = res.reads[h] end
+  return files
+end
+
+-- config: per node one round trip writing containerd's configuration (then restarting it),
+-- kina's block of node names in /etc/hosts (the nodes and the API server are found by name:
+-- kina.hosts), the kubeadm configuration and kina's state.
 local function steps_config(c, ctx)
   local model = c.model
   local listed = c:nodes()
@@ -572,14 +671,16 @@ local function steps_config(c, ctx)
   for _, n in ipairs(model.nodes) do
     if not ips[n.name] then fail(("node %s has no IP address"):format(n.name)) end
   end
-  -- the nodes find each other, and the API server, by name (kina.hosts)
-  c:write_hosts(listed)
+  local entries = hosts.entries(listed)
   local sans = {}
   local net = model.networking
   if net.api_server_address and net.api_server_address ~= "0.0.0.0" then sans[#sans + 1] = net.api_server_address end
   ctx.ips = ips
+  ctx.reads = ctx.reads or {}
   c:each(model.nodes, function(n)
-    local version = c:exec(n.name, { "cat", "/kind/version" }).stdout:gsub("%s+$", "")
+    local files = read_missing(c, n.name, ctx.reads[n.name] or {})
+    ctx.reads[n.name] = files
+    local version = files.version:gsub("%s+$", "")
     local node_index = 0 -- for errors naming the node's patches as the config does: nodes[2]...
     for i, m in ipairs(model.nodes) do if m == n then node_index = i end end
     local text = kubeadm.config({
@@ -594,15 +695,23 @@ local function steps_config(c, ctx)
       { prefix = ("nodes[%d]."):format(node_index), merge = n.kubeadm_config_patches,
         json6902 = n.kubeadm_config_patches_json6902 },
     })
-    c.provider:copy_to(n.name, text, kubeadm.CONFIG_PATH)
-    -- what kina needs to know later (start: has the IP changed? do the certificates cover it?)
+    local b = batch.new()
+    b:write("/etc/hosts", hosts.merge(files.hosts, entries))
+    b:write(kubeadm.CONFIG_PATH, text)
     -- what kina needs to know at start: the address the node had, and that the cluster names
     -- its API server by name (format 2; clusters of older kina have an IP endpoint)
-    c.provider:copy_to(n.name, json.encode({ format = 2, ip = ips[n.name], cert_sans = sans,
-      endpoint = bootstrap .. ":6443", service_vip = config_lib.first_host(net.service_subnet) }), M.STATE_FILE)
+    b:write(M.STATE_FILE, json.encode({ format = 2, ip = ips[n.name], cert_sans = sans,
+      endpoint = bootstrap .. ":6443", service_vip = config_lib.first_host(net.service_subnet) }))
+    local containerd_text = files.containerd and c:containerd_config(n.name, files.containerd)
+    if containerd_text then
+      b:write(containerd.CONFIG_PATH, containerd_text)
+      c:add_containerd_restart(b)
+      c:finish_containerd_restart(n.name, b, select(2, pcall(c.run_batch, c, n.name, b)))
+    else
+      c:run_batch(n.name, b)
+    end
   end)
 end
-
 
 local function kubeadm_failure(c, node, what, err)
   if apple.is_error(err) and err.result then
@@ -632,25 +741,36 @@ local function steps_kubeadm_init(c, ctx)
     -- a single node (kina runs one control plane) must also run workloads, and be a target of
     -- external load balancers (MetalLB ...): kind removes the taint and the label kubeadm puts
     -- on control planes (init.go, the same two commands)
-    c:exec(node, kubectl{ "taint", "nodes", "--all", "node-role.kubernetes.io/control-plane-" })
-    c:exec(node, kubectl{ "label", "nodes", "--all", "node.kubernetes.io/exclude-from-external-load-balancers-" })
+    local b = batch.new()
+    b:run(kubectl{ "taint", "nodes", "--all", "node-role.kubernetes.io/control-plane-" })
+    b:run(kubectl{ "label", "nodes", "--all", "node.kubernetes.io/exclude-from-external-load-balancers-" })
+    c:run_batch(node, b)
   end
+end
+
+-- the bootstrap node's file `key` as prepare read it, else read now (false: absent)
+local function bootstrap_file(c, ctx, key, path)
+  local files = ctx.reads and ctx.reads[ctx.bootstrap]
+  if files and files[key] ~= nil then return files[key] end
+  local r = c:exec(ctx.bootstrap, { "cat", path }, { check = false })
+  return r.code == 0 and r.stdout or false
 end
 
 local function steps_cni(c, ctx)
   if c.model.networking.disable_default_cni then return end
-  local manifest = c:exec(ctx.bootstrap, { "cat", "/kind/manifests/default-cni.yaml" }).stdout
+  local manifest = bootstrap_file(c, ctx, "cni", M.CNI_MANIFEST)
+  if not manifest then fail(("the node image has no %s"):format(M.CNI_MANIFEST)) end
   manifest = manifest:gsub("{{%s*%.PodSubnet%s*}}", function() return c.model.networking.pod_subnet end)
   c:exec(ctx.bootstrap, kubectl{ "create", "-f", "-" }, { stdin = manifest })
 end
 
 local function steps_storage(c, ctx)
-  local r = c:exec(ctx.bootstrap, { "cat", "/kind/manifests/default-storage.yaml" }, { check = false })
-  if r.code ~= 0 then
+  if not bootstrap_file(c, ctx, "storage", M.STORAGE_MANIFEST) then
     c.status:warn("could not read the storage manifest from the node image; no default StorageClass installed")
     return
   end
-  c:exec(ctx.bootstrap, kubectl{ "apply", "-f", "-" }, { stdin = r.stdout })
+  -- the manifest is on the node: no need to send it back
+  c:exec(ctx.bootstrap, kubectl{ "apply", "-f", M.STORAGE_MANIFEST })
 end
 
 local function steps_join(c, ctx)
@@ -1027,10 +1147,13 @@ function Cluster:load_images(refs, opts)
   end
   local report = {}
   local missing_by_node = self:each(nodes, function(n)
+    -- every image's presence on this node in one round trip
+    local b, checks = batch.new(), {}
+    for i, ref in ipairs(refs) do checks[i] = b:status{ "crictl", "inspecti", full_ref(ref) } end
+    local res = self:run_batch(n.name, b)
     local missing = {}
-    for _, ref in ipairs(refs) do
-      local r = self:exec(n.name, { "crictl", "inspecti", full_ref(ref) }, { check = false })
-      if r.code ~= 0 then missing[#missing + 1] = ref end
+    for i, ref in ipairs(refs) do
+      if res.reads[checks[i]] ~= 0 then missing[#missing + 1] = ref end
     end
     if #missing == 0 then report[n.name] = "present" end
     return missing

@@ -24,6 +24,7 @@
 -- IP changed, start says so and how to recreate the cluster, instead of a half-working cluster.
 local async = require "kina.async"
 local hosts = require "kina.hosts"
+local batch = require "kina.batch"
 local json = require "kina.json"
 
 local M = {}
@@ -62,44 +63,56 @@ end
 
 local function bare_ip(ip) return ip and (ip:gsub("/%d+$", "")) or nil end
 
--- What create recorded in each node (kina.cluster STATE_FILE), by name; {} when unreadable.
-local function saved_states(c, nodes)
-  local states = {}
+-- One round trip per node: what a boot loses (sysctls and iptables rules, added unless
+-- present, so nodes that kept running are left as they are), what create recorded (kina.cluster
+-- STATE_FILE: {} when absent or unreadable) and /etc/hosts. Returns saved, texts by name.
+local function prepare_and_read(c, nodes)
+  local saved, texts = {}, {}
   c:each(nodes, function(n)
-    local r = c:exec(n.name, { "cat", c.STATE_FILE }, { check = false })
-    local ok, v = pcall(json.decode, r.code == 0 and r.stdout or "null")
-    states[n.name] = ok and type(v) == "table" and v or {}
+    local b = batch.new()
+    c:add_boot_preparation(b)
+    local state = b:read(c.STATE_FILE, { optional = true })
+    local etc_hosts = b:read("/etc/hosts")
+    local res = c:run_batch(n.name, b)
+    local ok, v = pcall(json.decode, res.reads[state] or "null")
+    saved[n.name] = ok and type(v) == "table" and v or {}
+    texts[n.name] = res.reads[etc_hosts]
   end)
-  return states
+  return saved, texts
 end
 
 --- Which nodes are not healthy: {{node, what, hint}}; empty when the cluster is healthy.
 function M.problems(c, nodes, saved)
   local out = {}
   local cp = c:control_plane(nodes)
-  local conds, err = c:node_conditions(cp.name)
+  -- the nodes' view from the API server and the Service from every node, all at once
+  local probes = { { cp = true } }
+  for _, n in ipairs(nodes) do probes[#probes + 1] = { node = n } end
+  local results = c:each(probes, function(p)
+    if p.cp then return { c:node_conditions(cp.name) } end
+    local vip = (saved[p.node.name] or {}).service_vip or "10.96.0.1"
+    return { vip, c:exec(p.node.name, { "curl", "-sSk", "-m", tostring(M.PROBE_TIMEOUT), "https://" .. vip .. "/healthz" }, { check = false }) }
+  end)
+  local conds, err = results[1][1], results[1][2]
   if not conds then
     out[#out + 1] = { node = cp.name, what = "the API server does not answer: " .. tostring(err):gsub("%s+$", ""),
       hint = ("look at the control plane's log: container logs %s"):format(cp.name) }
     return out
   end
-  for _, n in ipairs(nodes) do
+  for i, n in ipairs(nodes) do
     local cond = conds[n.name]
     if not (cond and cond.ready) then
       out[#out + 1] = { node = n.name, what = "not Ready: " .. (cond and cond.reason or "not registered"),
         hint = ("its kubelet's log: container exec %s journalctl -u kubelet --no-pager"):format(n.name) }
     end
-  end
-  c:each(nodes, function(n)
-    local vip = (saved[n.name] or {}).service_vip or "10.96.0.1"
-    local r = c:exec(n.name, { "curl", "-sSk", "-m", tostring(M.PROBE_TIMEOUT), "https://" .. vip .. "/healthz" }, { check = false })
+    local vip, r = results[i + 1][1], results[i + 1][2]
     if r.code ~= 0 then
       out[#out + 1] = { node = n.name, what = ("the kubernetes Service (%s) does not answer from this node (curl: exit status %d%s): kube-proxy there cannot reach the API server")
         :format(vip, r.code, r.stderr ~= "" and (", " .. r.stderr:gsub("%s+$", "")) or ""),
         hint = ("recreate its kube-proxy pod: container exec %s kubectl --kubeconfig=/etc/kubernetes/admin.conf -n kube-system delete pod -l k8s-app=kube-proxy --field-selector spec.nodeName=%s")
           :format(cp.name, n.name) }
     end
-  end)
+  end
   table.sort(out, function(a, b) return a.node < b.node end)
   return out
 end
@@ -117,16 +130,14 @@ function M.start(c, opts)
     c:wait_for_boot(n.name)
   end)
   local now = sorted(c:nodes())
-  local saved = saved_states(c, now)
+  -- 1. what a boot loses: sysctls and iptables rules; and what the nodes remember
+  local saved, texts = prepare_and_read(c, now)
   -- a node whose /etc/hosts lacks kina's block booted since kina last saw it (Apple's runtime
   -- wrote the file anew): kina's start, or one behind its back (`container start`)
-  local texts, fresh = {}, {}
-  c:each(now, function(n)
-    texts[n.name] = c:exec(n.name, { "cat", "/etc/hosts" }).stdout
+  local fresh = {}
+  for _, n in ipairs(now) do
     if not next(hosts.parse(texts[n.name])) then fresh[#fresh + 1] = n.name end
-  end)
-  -- 1. what a boot loses: sysctls and iptables rules
-  c:each(fresh, function(name) c:prepare_boot(name) end)
+  end
   local report = { changes = {}, repairs = {} }
   local cp_moved = false
   for _, n in ipairs(now) do
@@ -149,10 +160,27 @@ function M.start(c, opts)
       :format(c.name, tostring(saved[c:control_plane(now).name].endpoint or "?")),
       ("recreate it (its workloads are lost): kina delete cluster --name %s && kina create cluster --name %s [--config FILE]; clusters made by this kina survive restarts"):format(c.name, c.name))
   end
-  -- 2. the node names, at their addresses now
+  -- 2. the node names, at their addresses now, and what the next start compares with: one
+  -- round trip per node that needs either
   local rewritten = {}
   if #legacy == 0 then
-    rewritten = c:write_hosts(now, texts)
+    local entries = hosts.entries(now)
+    c:each(now, function(n)
+      local b, writes = batch.new(), 0
+      local wanted = hosts.merge(texts[n.name], entries)
+      if wanted ~= texts[n.name] then
+        b:write("/etc/hosts", wanted)
+        rewritten[n.name] = hosts.parse(texts[n.name])
+        writes = writes + 1
+      end
+      local s = saved[n.name]
+      if s.format == M.STATE_FORMAT and n.ip and s.ip ~= n.ip then
+        s.ip = n.ip
+        b:write(c.STATE_FILE, json.encode(s))
+        writes = writes + 1
+      end
+      if writes > 0 then c:run_batch(n.name, b) end
+    end)
     local count = 0
     for _ in pairs(rewritten) do count = count + 1 end
     if count > 0 then report.repairs[#report.repairs + 1] = ("/etc/hosts: node names written again on %d node(s)"):format(count) end
@@ -186,14 +214,6 @@ function M.start(c, opts)
       report.repairs[#report.repairs + 1] = ("kube-proxy: pods recreated on %s, which kept running while the control plane moved"):format(table.concat(stale, ", "))
     end
   end
-  -- what the next start compares with
-  c:each(now, function(n)
-    local s = saved[n.name]
-    if s.format == M.STATE_FORMAT and n.ip and s.ip ~= n.ip then
-      s.ip = n.ip
-      c.provider:copy_to(n.name, json.encode(s), c.STATE_FILE)
-    end
-  end)
   -- 4. healthy, within the wait
   local deadline = async.now() + wait
   local problems

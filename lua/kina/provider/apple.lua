@@ -462,6 +462,26 @@ function Provider:exec(name, cmd, opts)
   return r
 end
 
+--- Run kina.batch `b` in node `name`: its result (kina.batch result) and the exec's. A step of
+-- the batch that fails raises a ProviderError naming that command, its exit status, the
+-- batch's output and the hint for it; a batch that did not run raises as exec does.
+function Provider:exec_batch(name, b, opts)
+  local cmd = b:argv()
+  local _, argv = exec_parts(self, name, cmd, { stdin = opts and opts.stdin })
+  local r = self:exec(name, cmd, { check = false, timeout = opts and opts.timeout, stdin = opts and opts.stdin })
+  local res = b:result(r)
+  if not res.failed then return res, r end
+  if not res.failed.argv then self:fail("exec", name, argv, r) end
+  local f = res.failed
+  local output = require("kina.batch").output(r)
+  local cause = apple.error_cause(output, f.status)
+  if not cause and local_network_blocked(output) then cause = "local_network" end
+  error(new_error{ op = "exec", node = name, argv = f.path and { "printf", "%s", "<" .. f.path .. ">" } or f.argv,
+    status = "exit status " .. tostring(f.status), stderr = output, code = f.status,
+    result = { code = f.status, stdout = "", stderr = output }, cause = cause, hint = cause and M.HINTS[cause],
+    message = f.path and ("writing " .. f.path) or nil }, 0)
+end
+
 --- The streaming form of exec: returns the scheduler job (await it, or pass it as another
 -- job's stdin_from when opts.stdout == "pipe") and the argv.
 function Provider:exec_job(name, cmd, opts)

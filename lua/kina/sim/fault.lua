@@ -66,6 +66,8 @@ local function matches(p, op, target)
   if p.op ~= op then return false end
   if not p.pattern then return true end
   if target == nil then return false end
+  -- a command line's words are compared, whatever blanks separate them (a script's newlines)
+  if op == "exec" then target = target:gsub("%s+", " ") end
   local s, e = target:find(p.pattern)
   if not s then return false end
   if op == "exec" then

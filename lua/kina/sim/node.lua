@@ -718,11 +718,16 @@ function commands.whoami(n) n:out("root\n"); return 0 end
 
 local function run_shell(n, argv, which)
   -- sh -c 'script' [name [args…]] ; sh with no -c reads the script from stdin
-  local script
+  local script, args
   local i = 2
   while i <= #argv do
     local a = argv[i]
-    if a == "-c" then script = argv[i + 1]; break
+    if a == "-c" then
+      script = argv[i + 1]
+      -- sh -c SCRIPT NAME ARG…: NAME is $0, the rest $1 …
+      args = { [0] = argv[i + 2] }
+      for k = i + 3, #argv do args[#args + 1] = argv[k] end
+      break
     elseif a == "-e" or a == "-x" or a == "-eu" or a == "-ex" or a == "-o" or a == "--noprofile" or a == "--norc" then
       if a == "-o" then i = i + 1 end
     else
@@ -737,8 +742,18 @@ local function run_shell(n, argv, which)
   end
   local env = {}
   for k, v in pairs(n.env) do env[k] = v end
-  return shell.run(script, which, env, function(av, cio, e, cwd) return n:run(av, cio, e, cwd) end,
-    { stdin = n.io.stdin, stdout = n.io.stdout, stderr = n.io.stderr }, n.root, n.cwd)
+  -- a KINA_SIM_FAIL `exec:` pattern also fails a command the script runs (README, fault grammar)
+  local function run_simple(av, cio, e, cwd)
+    local failing, pattern
+    if n.ctx.should_fail then failing, pattern = n.ctx.should_fail("exec", table.concat(av, " ")) end
+    if failing then
+      cio.stderr:write(string.format("%s: simulated failure (KINA_SIM_FAIL=%s)\n", av[1], pattern))
+      return 1
+    end
+    return n:run(av, cio, e, cwd)
+  end
+  return shell.run(script, which, env, run_simple,
+    { stdin = n.io.stdin, stdout = n.io.stdout, stderr = n.io.stderr }, n.root, n.cwd, args)
 end
 
 function commands.sh(n, argv) return run_shell(n, argv, "sh") end

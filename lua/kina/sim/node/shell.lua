@@ -1,7 +1,8 @@
 --- kina.sim.node.shell — the `sh -c` / `bash -c` of a simulated node.
 --
 -- A deliberately small, strict POSIX-shell subset: simple commands with single/double quotes
--- and backslashes, $VAR ${VAR} $? expansion, NAME=value assignments, `!`, `&&`, `||`, `;`,
+-- and backslashes, $VAR ${VAR} $? expansion, the positional parameters of `sh -c SCRIPT NAME
+-- ARG…` ($0 is NAME, $1…$9, ${10}…, $#: POSIX "Special Parameters"), NAME=value assignments, `!`, `&&`, `||`, `;`,
 -- newlines, `#` comments and the redirects `>` `>>` `<` `2>` `2>>` `2>&1` `>&2`.  Anything
 -- else (pipes, `&`, subshells, command substitution, globs, here-documents, compound
 -- commands) is refused with a shell-style syntax error and exit 2, never run half-right.
@@ -203,12 +204,15 @@ local function expand_text(text, vars, dq)
     elseif c == "$" then
       local brace = text:match("^%b{}", i + 1)
       local name = text:match("^[%a_][%w_]*", i + 1)
+      local digit = text:match("^%d", i + 1) -- $1 is one digit; ${10} needs the braces
       if brace then
         out[#out + 1] = vars(brace:sub(2, -2)); i = i + 1 + #brace
       elseif name then
         out[#out + 1] = vars(name); i = i + 1 + #name
-      elseif text:sub(i + 1, i + 1) == "?" then
-        out[#out + 1] = vars("?"); i = i + 2
+      elseif digit then
+        out[#out + 1] = vars(digit); i = i + 2
+      elseif text:sub(i + 1, i + 1) == "?" or text:sub(i + 1, i + 1) == "#" then
+        out[#out + 1] = vars(text:sub(i + 1, i + 1)); i = i + 2
       else
         out[#out + 1] = "$"; i = i + 1
       end
@@ -237,7 +241,9 @@ end
 -- @tparam table cio {stdin, stdout, stderr} streams (stdin may be nil)
 -- @tparam string root rootfs of the node (for redirects)
 -- @treturn integer exit status
-function M.run(src, shell, env, run_simple, cio, root, cwd)
+-- @tparam table args the positional parameters: args[0] ($0), args[1] ($1) … (may be nil)
+function M.run(src, shell, env, run_simple, cio, root, cwd, args)
+  args = args or {}
   local dash = shell ~= "bash"
   local function err_prefix()
     return dash and (shell .. ": 1: ") or (shell .. ": line 1: ")
@@ -264,6 +270,8 @@ function M.run(src, shell, env, run_simple, cio, root, cwd)
   local cwd_now = cwd or "/"
   local function vars(name)
     if name == "?" then return tostring(status) end
+    if name == "#" then return tostring(#args) end
+    if name:match("^%d+$") then return args[tonumber(name)] or (name == "0" and shell) or "" end
     return env[name] or ""
   end
   local exited = nil
