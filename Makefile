@@ -66,12 +66,14 @@ $(BUILD)/sim/container: $(BUILD)/kina
 # `make demo` installs only these. DEB_TEST_PACKAGES are what `make test` needs besides: the
 # lua5.4 interpreter and busted, luarocks for the install test, valgrind and clang for the
 # memory and compiler checks, kubectl, and the real programs the oracle specs hold the
-# simulated node to (containerd and ctr, iptables, sysctl, ip netns, a CRI client's gRPC).
+# simulated node to (containerd and ctr, iptables, sysctl, ip netns, a CRI client's gRPC), and
+# zsh and fish, whose completion the completion spec runs (bash is there already; on macOS zsh
+# and bash come with the system and fish from Homebrew).
 # Debian 12's luarocks depends on Lua 5.1 (or 5.2/5.3, never 5.4), so `make test` brings Lua
 # 5.1 in and it becomes the default `lua`: kina always runs lua5.4 by name, so nothing minds.
 DEB_DEMO_PACKAGES := liblua5.4-dev lua-luv lua-cjson lua-yaml pkg-config gcc libc6-dev make
 DEB_TEST_PACKAGES := lua5.4 lua-busted luarocks valgrind clang containerd iptables iproute2 procps util-linux \
-  tar python3 python3-grpcio
+  tar python3 python3-grpcio zsh fish
 BREW_FORMULAE     := lua luarocks pkg-config
 
 # $(call deb_install,PACKAGES): apt-get install what of PACKAGES is missing (sudo unless root).
@@ -101,7 +103,7 @@ deps-demo:
 
 deps:
 	@if [ "$(UNAME_S)" = Darwin ]; then \
-	  $(call brew_install,command -v $(BUSTED) >/dev/null 2>&1 || luarocks --lua-version=5.4 install busted,kubectl:kubernetes-cli); \
+	  $(call brew_install,command -v $(BUSTED) >/dev/null 2>&1 || luarocks --lua-version=5.4 install busted,kubectl:kubernetes-cli fish:fish); \
 	elif command -v dpkg-query >/dev/null 2>&1; then \
 	  $(call deb_install,$(DEB_DEMO_PACKAGES) $(DEB_TEST_PACKAGES),command -v kubectl >/dev/null 2>&1 || missing="$$missing kubernetes-client";); \
 	else echo "unknown system: install Lua 5.4, luv, lua-cjson, lyaml, busted, luarocks, valgrind, clang and kubectl by hand"; fi

@@ -34,6 +34,8 @@ build = {
     ["kina.core.apple"] = { sources = { "core/apple.c" } },
     ["kina.core.fs"] = { sources = { "core/fs.c" } },
     ["kina.core.digest"] = { sources = { "core/digest.c" } },
+    ["kina.scripts.complete"] = "scripts/complete.lua",
+    ["kina.scripts.completion"] = "scripts/completion.lua",
     ["kina.scripts.create"] = "scripts/create.lua",
     ["kina.scripts.delete"] = "scripts/delete.lua",
     ["kina.scripts.delete_clusters"] = "scripts/delete_clusters.lua",

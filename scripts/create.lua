@@ -13,13 +13,15 @@ local command = {
   summary = "Creates a local Kubernetes cluster of kindest/node containers on Apple's runtime.",
   flags = {
     args.CREATE_NAME,
-    { name = "config", kind = "string", metavar = "FILE", help = "cluster config: a Lua file returning a table, or kind's v1alpha4 YAML" },
+    { name = "config", kind = "string", metavar = "FILE", complete = "files", help = "cluster config: a Lua file returning a table, or kind's v1alpha4 YAML" },
     { name = "image", kind = "string", metavar = "IMAGE", help = "node image for every node (overrides the config)" },
     { name = "wait", kind = "duration", default = 0, metavar = "DURATION", help = "wait for the nodes to be Ready (e.g. 60s, 5m)" },
     { name = "retain", kind = "boolean", help = "keep the nodes when creation fails, for debugging" },
     args.KUBECONFIG,
+    args.OUTPUT,
     args.VERBOSE, args.QUIET,
   },
+  outputs = { "json" },
 }
 local opts = args.command(command, { ... })
 if not opts then return 0 end
@@ -42,5 +44,11 @@ local c <close> = kina.cluster{
 -- Ctrl-C stops what runs, then create cleans up as after a failure (exit 130); a second one
 -- stops the cleanup. Each ends the line the terminal echoed `^C` on.
 sched:watch_interrupts(function() status:interrupted() end)
-c:create()
+local ctx = c:create()
+if opts.output == "json" then
+  -- after the create: the nodes with their IPs and published ports
+  local output = require "kina.output"
+  output.write{ name = c.name, context = require("kina.kubeconfig").key(c.name),
+    kubeconfig = ctx.kubeconfig_path or require("kina.json").null, nodes = output.nodes(c:nodes()) }
+end
 return 0

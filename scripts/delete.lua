@@ -6,7 +6,8 @@ local args = require "kina.args"
 local command = {
   usage = "kina delete cluster [flags]",
   summary = "Deletes a cluster: kubeconfig entries, then nodes, then the network kina made for it.",
-  flags = { args.NAME, args.KUBECONFIG, args.VERBOSE, args.QUIET },
+  flags = { args.NAME, args.KUBECONFIG, args.OUTPUT, args.VERBOSE, args.QUIET },
+  outputs = { "json" },
 }
 local opts = args.command(command, { ... })
 if not opts then return 0 end
@@ -20,4 +21,8 @@ local names = c:delete()
 local quoted = {}
 for i, n in ipairs(names) do quoted[i] = ("%q"):format(n) end
 status:info(("Deleted nodes: [%s]"):format(table.concat(quoted, " ")))
+if opts.output == "json" then
+  local output = require "kina.output"
+  output.write{ name = c.name, nodes = output.names(names) }
+end
 return 0

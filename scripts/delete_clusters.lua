@@ -7,8 +7,9 @@ local command = {
   usage = "kina delete clusters (--all | NAME...) [flags]",
   summary = "Deletes several clusters, one after another.",
   flags = { { name = "all", short = "A", kind = "boolean", help = "delete every kina cluster" }, args.KUBECONFIG,
-    args.VERBOSE, args.QUIET },
-  args = { min = 0 },
+    args.OUTPUT, args.VERBOSE, args.QUIET },
+  args = { min = 0, complete = "clusters" },
+  outputs = { "json" },
 }
 local opts = args.command(command, { ... })
 if not opts then return 0 end
@@ -30,15 +31,23 @@ if opts.all then
     return out
   end)
 end
-local deleted, failed = {}, 0
+local deleted, failed = {}, {}
 for _, name in ipairs(names) do
   local c <close> = kina.cluster{ name = name, kubeconfig = opts.kubeconfig, status = status }
   local ok, err = pcall(c.delete, c)
-  if ok then deleted[#deleted + 1] = ("%q"):format(name)
+  if ok then deleted[#deleted + 1] = name
   else
-    failed = failed + 1
+    failed[#failed + 1] = { name = name, error = tostring(err) }
     status:warn(("failed to delete cluster %q: %s"):format(name, tostring(err)))
   end
 end
-status:info(("Deleted clusters: [%s]"):format(table.concat(deleted, " ")))
-return failed == 0 and 0 or 1
+local quoted = {}
+for i, n in ipairs(deleted) do quoted[i] = ("%q"):format(n) end
+status:info(("Deleted clusters: [%s]"):format(table.concat(quoted, " ")))
+if opts.output == "json" then
+  -- every cluster was tried: the document says which went and which did not, also when the
+  -- exit status is 1 (as doctor's does when a check fails)
+  local json = require "kina.json"
+  require("kina.output").write{ deleted = json.array(deleted), failed = json.array(failed) }
+end
+return #failed == 0 and 0 or 1

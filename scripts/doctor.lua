@@ -11,7 +11,7 @@ local command = {
   summary = "Checks Apple's container runtime, this Mac and, with --config, what a cluster config asks for.",
   outputs = { "json" },
   flags = {
-    { name = "config", kind = "string", metavar = "FILE", help = "also check memory, disk and host ports for this cluster config" },
+    { name = "config", kind = "string", metavar = "FILE", complete = "files", help = "also check memory, disk and host ports for this cluster config" },
     args.NAME,
     args.OUTPUT,
     args.VERBOSE, args.QUIET,

@@ -6,8 +6,9 @@ local args = require "kina.args"
 local command = {
   usage = "kina export logs [DIR] [flags]",
   summary = "Exports the cluster's logs to DIR (default: a new temporary directory).",
-  flags = { args.NAME, args.VERBOSE, args.QUIET },
-  args = { min = 0, max = 1 },
+  flags = { args.NAME, args.OUTPUT, args.VERBOSE, args.QUIET },
+  args = { min = 0, max = 1, complete = "dirs" },
+  outputs = { "json" },
 }
 local opts = args.command(command, { ... })
 if not opts then return 0 end
@@ -20,8 +21,11 @@ if #c:nodes() == 0 then error(("unknown cluster %q"):format(c.name), 0) end
 local dir = opts.args[1]
 if not dir then dir = assert(require("luv").fs_mkdtemp((os.getenv("TMPDIR") or "/tmp") .. "/kina-logs-XXXXXX")) end
 status:info(("Exporting logs for cluster %q to:"):format(c.name))
-io.stdout:write(dir, "\n")
-io.stdout:flush()
+-- at once, so a script has the directory even if the export stops; with -o json at the end
+if opts.output ~= "json" then
+  io.stdout:write(dir, "\n")
+  io.stdout:flush()
+end
 local uv = require "luv"
 local u = uv.os_uname()
 local _, problems = c:export_logs(dir, ("kina v%s %s %s/%s"):format(kina._VERSION, _VERSION, u.sysname:lower(), u.machine))
@@ -39,5 +43,8 @@ if #missing > 0 then
 end
 if #failed > 0 then
   error(("node logs could not be collected:\n  %s"):format(table.concat(failed, "\n  ")), 0)
+end
+if opts.output == "json" then
+  require("kina.output").write{ name = c.name, dir = dir, not_collected = require("kina.json").array(missing) }
 end
 return 0

@@ -1,7 +1,6 @@
 -- kina get nodes — a cluster's nodes: name, role, state and IP (-o json for every field).
 local kina = require "kina"
 local args = require "kina.args"
-local json = require "kina.json"
 
 local command = {
   usage = "kina get nodes [flags]",
@@ -20,12 +19,7 @@ local nodes = kina.run(function(k)
   return p:list{ labels = (not opts.all_clusters) and { ["io.kina.cluster"] = name } or nil }
 end)
 if opts.output == "json" then
-  local out = {}
-  for i, n in ipairs(nodes) do
-    out[i] = { name = n.name, cluster = n.cluster, role = n.role, state = n.state, ip = n.ip, image = n.image,
-      labels = n.labels, ports = json.array(n.ports or {}), created = n.created, started = n.started }
-  end
-  io.stdout:write(json.encode(json.array(out)), "\n")
+  require("kina.output").write(require("kina.output").nodes(nodes))
 elseif #nodes == 0 then
   if not opts.quiet then
     io.stderr:write(opts.all_clusters and "No kina nodes for any cluster.\n" or ("No kina nodes found for cluster %q.\n"):format(name))

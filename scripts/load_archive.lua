@@ -6,8 +6,10 @@ local args = require "kina.args"
 local command = {
   usage = "kina load image-archive ARCHIVE.tar [ARCHIVE.tar...] [flags]",
   summary = "Loads image archives (docker save / container image save tars) into nodes.",
-  flags = { args.NAME, { name = "nodes", kind = "list", metavar = "a,b", help = "only these nodes" }, args.VERBOSE, args.QUIET },
-  args = { min = 1 },
+  flags = { args.NAME, { name = "nodes", kind = "list", metavar = "a,b", complete = "nodes", help = "only these nodes" },
+    args.OUTPUT, args.VERBOSE, args.QUIET },
+  args = { min = 1, complete = "files" },
+  outputs = { "json" },
 }
 local opts = args.command(command, { ... })
 if not opts then return 0 end
@@ -19,4 +21,11 @@ local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status 
 c.sched:watch_interrupts()
 local nodes = c:load_archives(opts.args, { nodes = opts.nodes })
 for _, n in ipairs(nodes) do status:info(("Loaded %s into node %q"):format(table.concat(opts.args, ", "), n.name)) end
+if opts.output == "json" then
+  local json = require "kina.json"
+  local per_node = {}
+  for i, n in ipairs(nodes) do per_node[i] = { name = n.name, result = "loaded" } end
+  table.sort(per_node, function(a, b) return a.name < b.name end)
+  require("kina.output").write{ name = c.name, archives = json.array(opts.args), nodes = json.array(per_node) }
+end
 return 0

@@ -7,8 +7,10 @@ local args = require "kina.args"
 local command = {
   usage = "kina load docker-image IMAGE [IMAGE...] [flags]",
   summary = "Loads images into nodes (named docker-image as in kind; the images come from Apple's image store).",
-  flags = { args.NAME, { name = "nodes", kind = "list", metavar = "a,b", help = "only these nodes" }, args.VERBOSE, args.QUIET },
+  flags = { args.NAME, { name = "nodes", kind = "list", metavar = "a,b", complete = "nodes", help = "only these nodes" },
+    args.OUTPUT, args.VERBOSE, args.QUIET },
   args = { min = 1 },
+  outputs = { "json" },
 }
 local opts = args.command(command, { ... })
 if not opts then return 0 end
@@ -24,5 +26,11 @@ table.sort(names)
 for _, n in ipairs(names) do
   if report[n] == "present" then status:info(("Image(s) already present on node %q"):format(n))
   else status:info(("Loaded %s into node %q"):format(table.concat(refs, ", "), n)) end
+end
+if opts.output == "json" then
+  local json = require "kina.json"
+  local per_node = {}
+  for i, n in ipairs(names) do per_node[i] = { name = n, result = report[n] } end -- "loaded" | "present"
+  require("kina.output").write{ name = c.name, images = json.array(refs), nodes = json.array(per_node) }
 end
 return 0

@@ -12,7 +12,8 @@ local command = {
   flags = { args.NAME, args.KUBECONFIG,
     { name = "wait", kind = "duration", default = lifecycle.DEFAULT_WAIT, metavar = "DURATION",
       help = "how long to wait for every node to be Ready and reach the API server (e.g. 60s, 5m)" },
-    args.VERBOSE, args.QUIET },
+    args.OUTPUT, args.VERBOSE, args.QUIET },
+  outputs = { "json" },
 }
 local opts = args.command(command, { ... })
 if not opts then return 0 end
@@ -24,5 +25,12 @@ status:finish(ok)
 if not ok then error(report, 0) end
 for _, line in ipairs(report.changes) do status:info(" • " .. line) end
 for _, line in ipairs(report.repairs) do status:info(" • repaired " .. line) end
-status:info(("Set kubectl context to %q"):format(require("kina.kubeconfig").key(c.name)))
+local context = require("kina.kubeconfig").key(c.name)
+status:info(("Set kubectl context to %q"):format(context))
+if opts.output == "json" then
+  local json, output = require "kina.json", require "kina.output"
+  -- the nodes as they are now: every start gives them new IPs
+  output.write{ name = c.name, context = context, kubeconfig = report.kubeconfig or json.null,
+    changes = json.array(report.changes), repairs = json.array(report.repairs), nodes = output.nodes(c:nodes()) }
+end
 return 0

@@ -7,14 +7,22 @@ local command = {
   usage = "kina stop cluster [flags]",
   summary = "Stops a cluster's nodes; `kina start cluster` starts them again.",
   flags = { args.NAME, { name = "time", kind = "integer", default = 30, metavar = "SECONDS", help = "time for systemd to shut down before the node is killed" },
-    args.VERBOSE, args.QUIET },
+    args.OUTPUT, args.VERBOSE, args.QUIET },
+  outputs = { "json" },
 }
 local opts = args.command(command, { ... })
 if not opts then return 0 end
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status }
 status:start(("Stopping cluster %q"):format(c.name))
-local ok, err = pcall(c.stop, c, { time = opts.time })
+local ok, nodes = pcall(c.stop, c, { time = opts.time })
 status:finish(ok)
-if not ok then error(err, 0) end
+if not ok then error(nodes, 0) end
+if opts.output == "json" then
+  -- the nodes as they were: those running were stopped, the others already were
+  local output = require "kina.output"
+  local stopped = {}
+  for _, n in ipairs(nodes) do if n.state == "running" then stopped[#stopped + 1] = n.name end end
+  output.write{ name = c.name, nodes = output.names(nodes), stopped = output.names(stopped) }
+end
 return 0

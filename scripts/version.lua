@@ -4,16 +4,22 @@ local kina = require "kina"
 local uv = require "luv"
 
 local command = {
-  usage = "kina version",
+  usage = "kina version [flags]",
   summary = "Prints kina's version, the Lua version and the platform, like `kind version`.",
   flags = {
+    args.OUTPUT,
     { name = "verbose", short = "v", kind = "boolean", help = "more output" },
     { name = "quiet", short = "q", kind = "boolean", help = "only errors" },
   },
+  outputs = { "json" },
 }
 local opts = args.command(command, { ... })
 if not opts then return 0 end
 local uname = uv.os_uname()
 local machine = ({ x86_64 = "amd64", aarch64 = "arm64", arm64 = "arm64" })[uname.machine] or uname.machine
-io.stdout:write(("kina v%s %s %s/%s\n"):format(kina._VERSION, _VERSION, uname.sysname:lower(), machine))
+if opts.output == "json" then
+  require("kina.output").write{ version = kina._VERSION, lua = _VERSION, os = uname.sysname:lower(), arch = machine }
+else
+  io.stdout:write(("kina v%s %s %s/%s\n"):format(kina._VERSION, _VERSION, uname.sysname:lower(), machine))
+end
 return 0

@@ -26,12 +26,15 @@ M.QUIET_HELP = "only warnings and errors"
 M.VERBOSE = { name = "verbose", short = "v", kind = "boolean", help = M.VERBOSE_HELP }
 M.QUIET = { name = "quiet", short = "q", kind = "boolean", help = M.QUIET_HELP }
 --- --name, defaulting to $KINA_CLUSTER_NAME, then "kina" (kind's KIND_CLUSTER_NAME rule).
-M.NAME = { name = "name", short = "n", kind = "string", metavar = "NAME",
+-- (`complete` says what a shell may offer for a flag's value or a command's arguments:
+-- "clusters", "nodes", "files", "dirs", "outputs" (the command's -o formats) or a list of words;
+-- kina.completion reads it.)
+M.NAME = { name = "name", short = "n", kind = "string", metavar = "NAME", complete = "clusters",
   help = "the cluster's name (default $KINA_CLUSTER_NAME, else kina)" }
 --- create's --name: a config may name the cluster too, after the environment (kina.cluster.new).
-M.CREATE_NAME = { name = "name", short = "n", kind = "string", metavar = "NAME",
+M.CREATE_NAME = { name = "name", short = "n", kind = "string", metavar = "NAME", complete = "clusters",
   help = "the cluster's name (default $KINA_CLUSTER_NAME, else the config's name, else kina)" }
-M.KUBECONFIG = { name = "kubeconfig", kind = "string", metavar = "PATH",
+M.KUBECONFIG = { name = "kubeconfig", kind = "string", metavar = "PATH", complete = "files",
   help = "the kubeconfig file (default: $KUBECONFIG's, else ~/.kube/config)" }
 
 --- The cluster name from --name, $KINA_CLUSTER_NAME or "kina".
@@ -89,10 +92,23 @@ function M.help(command)
   return table.concat(out, "\n") .. "\n"
 end
 
+--- What kina.completion passes a script instead of its arguments: M.command then raises, before
+-- anything is parsed or run, an error that M.described turns back into the script's command
+-- declaration. So the one declaration gives the parser, the --help text and shell completion.
+M.DESCRIBE = setmetatable({}, { __name = "kina.args.DESCRIBE" })
+local Described = {}
+
+--- The command declaration carried by an error M.command raised for M.DESCRIBE, else nil.
+function M.described(err)
+  if getmetatable(err) == Described then return err.command end
+  return nil
+end
+
 --- What every command script does first: parse its arguments, print its help for --help, and
 -- check `-o` against the formats it offers (command.outputs). Returns the options, or nil when
 -- the help was printed (the script then returns 0).
 function M.command(command, argv)
+  if argv[1] == M.DESCRIBE then error(setmetatable({ command = command }, Described), 0) end
   local opts = M.parse(command, argv)
   if opts.help then
     io.stdout:write(M.help(command))
@@ -110,10 +126,11 @@ function M.command(command, argv)
 end
 
 --- -o/--output, for commands that can print JSON.
-M.OUTPUT = { name = "output", short = "o", kind = "string", metavar = "FORMAT", help = "json for machine-readable output" }
+M.OUTPUT = { name = "output", short = "o", kind = "string", metavar = "FORMAT", complete = "outputs",
+  help = "json: one JSON document on stdout (nothing there after an ERROR)" }
 
 --- Parse `argv` (array of strings) for `command` = {usage, flags = {{name, short, kind, default,
--- help, metavar}}, args = {min, max}}. Returns options (flag values by name, with `args` the
+-- help, metavar, complete}}, args = {min, max, complete}} (`complete`: for shell completion only). Returns options (flag values by name, with `args` the
 -- positional arguments) or raises a UsageError. `--help` gives options.help = true.
 function M.parse(command, argv)
   local by_long, by_short = {}, {}

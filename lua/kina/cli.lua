@@ -27,8 +27,21 @@ M.commands = {
   { words = { "start", "cluster" }, script = "start", summary = "Start a stopped cluster again" },
   { words = { "doctor" }, script = "doctor", summary = "Check that kina can work on this Mac, and say what to fix" },
   { words = { "version" }, script = "version", summary = "Print kina's version" },
-  { words = { "run" }, summary = "Run a Lua script with the kina API (kina run FILE.lua [args...])" },
+  { words = { "completion" }, script = "completion", summary = "Print a shell completion script (bash, zsh or fish)" },
+  -- run and help are the CLI's own; `command` is what a script would declare (for completion)
+  { words = { "run" }, summary = "Run a Lua script with the kina API (kina run FILE.lua [args...])",
+    command = { args = { min = 1, complete = "files" } } },
   { words = { "help" }, summary = "Help about any command" },
+  -- what the completion scripts ask at TAB: cluster and node names (not listed in help)
+  { words = { "__complete" }, script = "complete", hidden = true },
+}
+
+--- The flags `kina` takes before the verb, in `kina help` order.
+M.global_flags = {
+  { name = "verbose", short = "v", help = args_lib.VERBOSE_HELP },
+  { name = "quiet", short = "q", help = args_lib.QUIET_HELP },
+  { name = "help", short = "h", help = "help for kina or a command" },
+  { name = "version", help = "kina's version (as kina version)" },
 }
 
 local function usage()
@@ -41,14 +54,14 @@ local function usage()
     "Commands:",
   }
   for _, c in ipairs(M.commands) do
-    out[#out + 1] = ("  %-28s %s"):format(table.concat(c.words, " "), c.summary)
+    if not c.hidden then out[#out + 1] = ("  %-28s %s"):format(table.concat(c.words, " "), c.summary) end
   end
   out[#out + 1] = ""
   out[#out + 1] = "Flags:"
-  out[#out + 1] = "  -v, --verbose   " .. args_lib.VERBOSE_HELP
-  out[#out + 1] = "  -q, --quiet     " .. args_lib.QUIET_HELP
-  out[#out + 1] = "  -h, --help      help for kina or a command"
-  out[#out + 1] = "      --version   kina's version (as kina version)"
+  for _, f in ipairs(M.global_flags) do
+    local label = (f.short and ("-" .. f.short .. ", ") or "    ") .. "--" .. f.name
+    out[#out + 1] = ("  %-13s   %s"):format(label, f.help)
+  end
   out[#out + 1] = ""
   out[#out + 1] = 'Use "kina <command> --help" for more about a command.'
   return table.concat(out, "\n") .. "\n"

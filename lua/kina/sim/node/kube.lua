@@ -961,6 +961,13 @@ local function node_object(n, cl, node)
     ["kubernetes.io/hostname"] = node.name, ["kubernetes.io/os"] = "linux",
   }
   for k, v in pairs(node.labels or {}) do labels[k] = v end
+  -- the kubelet registers with its --node-labels (kubeadm-flags.env, from kubeletExtraArgs)
+  local rec = member_record(n, node)
+  local flags = rec and rec.rootfs and rootfs.read(rec.rootfs, "/var/lib/kubelet/kubeadm-flags.env") or ""
+  for pair in (flags:match("%-%-node%-labels=(%S+)") or ""):gsub('"$', ""):gmatch("[^,]+") do
+    local k, v = pair:match("^([^=]+)=(.*)$")
+    if k then labels[k] = v end
+  end
   local taints = rootfs.array()
   for _, t in ipairs(node.taints or {}) do
     local key, value, effect = t:match("^([^=:]+)=?([^:]*):(.*)$")
