@@ -1,21 +1,12 @@
 -- `-o json` on every command that prints a result, through build/kina against the simulator:
 -- one JSON document on stdout with the shape the README lists ("JSON output"), progress on
 -- stderr, and nothing on stdout when the command ends in an ERROR.
-local async = require "kina.async"
 local json = require "kina.json"
 local World = dofile("spec/support/world.lua")
 
 local TWO_NODES = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n"
 
-local function in_world(opts, fn)
-  return async.run(function(sched)
-    local w = World.new(sched, opts)
-    local ok, res = pcall(fn, w)
-    w.close()
-    if not ok then error(res, 0) end
-    return res
-  end)
-end
+local in_world = World.in_world
 
 -- the one document on stdout (a single line), decoded
 local function doc(r)

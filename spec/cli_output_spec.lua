@@ -1,7 +1,6 @@
 -- What the commands print and how they exit, through build/kina against the simulator: the
 -- `get nodes` table, -v's runtime calls, `export logs` after a kept failed create and for a
 -- missing cluster, a hung cleanup that says what it waits for, and what --name defaults to.
-local async = require "kina.async"
 local json = require "kina.json"
 local uv = require "luv"
 local World = dofile("spec/support/world.lua")
@@ -9,16 +8,7 @@ local World = dofile("spec/support/world.lua")
 local function has(text, s) assert.truthy(text:find(s, 1, true), ("%q not in:\n%s"):format(s, text)) end
 local function lacks(text, s) assert.is_nil(text:find(s, 1, true), ("%q in:\n%s"):format(s, text)) end
 
--- Run fn(w) in a fresh world on a scheduler of its own; returns what fn returns.
-local function in_world(opts, fn)
-  return async.run(function(sched)
-    local w = World.new(sched, opts)
-    local ok, res = pcall(fn, w)
-    w.close()
-    if not ok then error(res, 0) end
-    return res
-  end)
-end
+local in_world = World.in_world
 
 describe("kina's output", function()
   it("get nodes: a header row naming kina's columns, then one row per node", function()

@@ -2,21 +2,12 @@
 -- started with ports 80 and 443 published on every address (`container run -p 0.0.0.0:80:80/tcp`)
 -- and its kubelet gets the ingress-ready=true label; the same ports on 127.0.0.1 are refused
 -- before anything is made, naming the macOS rule.
-local async = require "kina.async"
 local json = require "kina.json"
 local World = dofile("spec/support/world.lua")
 
 local EXAMPLE = World.ROOT .. "/examples/ingress.yaml"
 
-local function in_world(opts, fn)
-  return async.run(function(sched)
-    local w = World.new(sched, opts)
-    local ok, res = pcall(fn, w)
-    w.close()
-    if not ok then error(res, 0) end
-    return res
-  end)
-end
+local in_world = World.in_world
 
 -- the values that follow each `flag` in argv
 local function values_of(argv, flag)

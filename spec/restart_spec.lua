@@ -6,22 +6,13 @@
 -- manifests and certificate carry its current address), the `kubernetes` Service answering
 -- from every node (kube-proxy there reaches the API server), objects still there, and the
 -- kubeconfig rewritten.
-local async = require "kina.async"
 local json = require "kina.json"
 local lyaml = require "lyaml"
 local World = dofile("spec/support/world.lua")
 
 local ADMIN = "--kubeconfig=/etc/kubernetes/admin.conf"
 
-local function in_world(opts, fn)
-  return async.run(function(sched)
-    local w = World.new(sched, opts)
-    local ok, res = pcall(fn, w)
-    w.close()
-    if not ok then error(res, 0) end
-    return res
-  end)
-end
+local in_world = World.in_world
 
 local function ok(r, what)
   assert(r.code == 0, (what or "command") .. " exited " .. tostring(r.code) .. "\n" .. tostring(r.stderr) .. tostring(r.stdout))

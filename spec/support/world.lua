@@ -186,4 +186,16 @@ function W.new(sched, opts)
   return w
 end
 
+--- Run fn(w) in a fresh world on a scheduler of its own; returns what fn returns (the world
+-- is removed either way).
+function W.in_world(opts, fn)
+  return async.run(function(sched)
+    local w = W.new(sched, opts)
+    local ok, res = pcall(fn, w)
+    w.close()
+    if not ok then error(res, 0) end
+    return res
+  end)
+end
+
 return W
