@@ -3,7 +3,8 @@
 -- This script is what `kina create cluster` runs. Copy it, change it, and run your copy with
 -- `kina run my-create.lua --name dev`: `c.steps` is the list of named steps create runs
 -- (preflight, ensure_image, network, provision, prepare, config, kubeadm_init, cni, storage,
--- join, wait, kubeconfig); replace, wrap, remove or add steps before calling c:create().
+-- service_lb, join, wait, kubeconfig); replace, wrap, remove or add steps before calling
+-- c:create().
 local kina = require "kina"
 local args = require "kina.args"
 local async = require "kina.async"
@@ -17,6 +18,7 @@ local command = {
     { name = "image", kind = "string", metavar = "IMAGE", help = "node image for every node (overrides the config)" },
     { name = "wait", kind = "duration", default = 0, metavar = "DURATION", help = "wait for the nodes to be Ready (e.g. 60s, 5m)" },
     { name = "retain", kind = "boolean", help = "keep the nodes when creation fails, for debugging" },
+    { name = "no-lb", kind = "boolean", help = "no addresses for Services of type LoadBalancer (config: loadBalancerServices: false)" },
     args.KUBECONFIG,
     args.OUTPUT,
     args.VERBOSE, args.QUIET,
@@ -43,6 +45,8 @@ local c <close> = kina.cluster{
 }
 -- Ctrl-C stops what runs, then create cleans up as after a failure (exit 130); a second one
 -- stops the cleanup. Each ends the line the terminal echoed `^C` on.
+-- --no-lb: the LoadBalancer controller's step is dropped, as a script would (kina.service_lb)
+if opts.no_lb then table.remove(c.steps, (c:step("service_lb"))) end
 sched:watch_interrupts(function() status:interrupted() end)
 local ctx = c:create()
 if opts.output == "json" then

@@ -280,6 +280,11 @@ local function record_steps()
   return plan
 end
 
+-- Steps whose runtime calls all come with an earlier step's (fewer round trips, issue 14): no
+-- fault can hit them alone. kubeconfig lists the nodes (as every step before it did) and takes
+-- admin.conf from the service_lb step's batch.
+local SHARED_CALLS = { kubeconfig = true }
+
 describe("a fault at each step of create", function()
   local ok_plan, plan = pcall(record_steps)
   if not ok_plan then
@@ -323,14 +328,18 @@ describe("a fault at each step of create", function()
     local ran = {}
     for _, s in ipairs(plan) do
       ran[#ran + 1] = s.name
-      assert.is_truthy(s.pattern, "no injectable call in step " .. s.name)
-      assert.is_truthy(#s.calls > 0, "step " .. s.name .. " made no call")
+      if not SHARED_CALLS[s.name] then
+        assert.is_truthy(s.pattern, "no injectable call in step " .. s.name)
+        assert.is_truthy(#s.calls > 0, "step " .. s.name .. " made no call")
+      end
     end
     assert.same(defined, ran)
   end)
 
   for _, s in ipairs(plan) do
-    if s.tolerant then
+    if not s.pattern and SHARED_CALLS[s.name] then
+      -- nothing to inject: see SHARED_CALLS
+    elseif s.tolerant then
       it(("step %q tolerates a failure of its own call (%s): a warning that shows it, and the cluster"):format(s.name, s.pattern), function()
         local res = assert_case(run_faults()[s.name])
         local r = res.r

@@ -86,6 +86,7 @@ Cluster.__index = Cluster
 -- for the modules that work on a cluster (kina.lifecycle)
 Cluster.fail = fail
 Cluster.STATE_FILE = M.STATE_FILE
+Cluster.ADMIN_CONF = M.ADMIN_CONF
 Cluster.__close = function(c) c:close() end
 
 local option_fields = {
@@ -861,10 +862,12 @@ function Cluster:api_server_url(cp)
 end
 
 --- The kubeconfig document for this cluster: external (host) or internal (node network) server.
+-- opts.internal (the server kubeadm wrote), opts.admin (admin.conf's text, when the caller has
+-- just read it).
 function Cluster:kubeconfig_doc(opts)
   opts = opts or {}
   local cp = self:control_plane()
-  local admin = self:exec(cp.name, { "cat", M.ADMIN_CONF }).stdout
+  local admin = opts.admin or self:exec(cp.name, { "cat", M.ADMIN_CONF }).stdout
   local server
   if not opts.internal then server = self:api_server_url(cp) end
   return kubeconfig.from_admin_conf(admin, { name = self.name, server = server })
@@ -885,7 +888,7 @@ function Cluster:export_kubeconfig(opts)
 end
 
 local function steps_kubeconfig(c, ctx)
-  ctx.kubeconfig_path = c:export_kubeconfig()
+  ctx.kubeconfig_path = c:export_kubeconfig({ admin = ctx.admin_conf or nil })
   ctx.kubeconfig_written = true
 end
 
@@ -905,6 +908,8 @@ function M.create_steps()
     step("kubeadm_init", "Starting control-plane 🕹️", steps_kubeadm_init),
     step("cni", "Installing CNI 🔌", steps_cni),
     step("storage", "Installing StorageClass 💾", steps_storage),
+    -- addresses for Services of type LoadBalancer: kina.service_lb (off: --no-lb, loadBalancerServices: false)
+    step("service_lb", "Installing LoadBalancer addresses ⚖️", function(c, ctx) require("kina.service_lb").install(c, ctx) end),
     step("join", "Joining worker nodes 🚜", steps_join),
     step("wait", function(c) return ("Waiting ≤ %s for control-plane = Ready ⏳"):format(go_duration(c.wait)) end, steps_wait),
     step("kubeconfig", "Writing kubeconfig 🔑", steps_kubeconfig),
@@ -917,6 +922,7 @@ local function applicable(c, s)
   if s.name == "cni" then return not c.model.networking.disable_default_cni end
   if s.name == "join" then return #by_role(c.model.nodes, "worker") > 0 end
   if s.name == "wait" then return (c.wait or 0) > 0 end
+  if s.name == "service_lb" then return c.model.load_balancer_services ~= false end
   return true
 end
 

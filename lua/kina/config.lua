@@ -23,7 +23,8 @@
 --   * kina's own fields, in both forms: `cpus`, `memory`, `kernel` per cluster and per node,
 --     `network` per cluster only (nodes on different networks cannot reach each other on
 --     Apple's runtime, apple-container.md §5.4), `registrySchemes` per cluster: registry
---     host[:port] -> "http" | "https", the scheme Apple's CLI pulls node images with.
+--     host[:port] -> "http" | "https", the scheme Apple's CLI pulls node images with;
+--     `loadBalancerServices` (default true): addresses for Services of type LoadBalancer.
 --
 -- Errors are ConfigError values (never strings): { source, path?, line?, column?, message }.
 -- tostring(e) is "<source>: <path>: <message>" when a field is to blame, "<source>:<line>:
@@ -32,6 +33,7 @@
 --
 -- The model (every default filled in from kina.defaults; snake_case throughout):
 --   { name, cpus, memory, kernel?, network?, registry_schemes = {host = "http"|"https"},
+--     load_balancer_services? (false: off; absent or true: on),
 --     nodes = { { role, name, image, cpus, memory, kernel?, labels = {k=v},
 --                 extra_mounts = { { host_path, container_path, readonly, propagation? } },
 --                 extra_port_mappings = { { container_port, host_port, listen_address,
@@ -292,7 +294,7 @@ local TOP = fields {
   { "containerdConfigPatches", "containerd_config_patches" },
   { "containerdConfigPatchesJSON6902", "containerd_config_patches_json6902" },
   { "cpus" }, { "memory" }, { "kernel", str = true }, { "network", str = true },
-  { "registrySchemes", "registry_schemes" },
+  { "registrySchemes", "registry_schemes" }, { "loadBalancerServices", "load_balancer_services" },
 }
 
 local NETWORKING = fields {
@@ -1572,6 +1574,11 @@ local function build_model(cx, t, opts)
   model.network = v.network ~= nil and check_network(cx, v.network, p.network) or nil
   model.registry_schemes = v.registry_schemes ~= nil
     and check_registry_schemes(cx, v.registry_schemes, p.registry_schemes) or {}
+  -- false: no controller for Services of type LoadBalancer (kina.service_lb), as --no-lb;
+  -- absent (nil) means on
+  if v.load_balancer_services ~= nil then
+    model.load_balancer_services = want_boolean(cx, v.load_balancer_services, p.load_balancer_services)
+  end
 
   -- nodes: kind's default is a single control plane, also for an empty list
   local node_list, npath = v.nodes, p.nodes

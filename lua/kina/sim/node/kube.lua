@@ -10,6 +10,7 @@ local uv = require("luv")
 local lyaml = require("lyaml")
 local digest = require("kina.core.digest")
 local rootfs = require("kina.sim.node.rootfs")
+local services = require("kina.sim.node.services")
 
 local K = {}
 local write_kubelet_flags -- below, with kubeadm
@@ -999,7 +1000,7 @@ local function node_object(n, cl, node)
   }, ready
 end
 
--- A small JSONPath: .a.b, ..a (recursive), [n], [-1:], [*]
+-- A small JSONPath: .a.b, ..a (recursive), [n], [-1:], [*], [?(@.key=="value")]
 local function jsonpath(value, expr)
   local results = { value }
   local i = 1
@@ -1023,7 +1024,11 @@ local function jsonpath(value, expr)
       local nxt = {}
       for _, v in ipairs(results) do
         if type(v) == "table" then
-          if idx == "*" then for _, c in ipairs(v) do nxt[#nxt + 1] = c end
+          local field, want = idx:match('^%?%(@%.([%w_%-]+)%s*==%s*"([^"]*)"%)$')
+          if field then
+            -- a filter, [?(@.type=="InternalIP")]: the elements whose field has that value
+            for _, c in ipairs(v) do if type(c) == "table" and tostring(c[field]) == want then nxt[#nxt + 1] = c end end
+          elseif idx == "*" then for _, c in ipairs(v) do nxt[#nxt + 1] = c end
           elseif idx:match("^%-?%d+:$") then
             local k = tonumber(idx:sub(1, -2))
             local from = k < 0 and #v + k + 1 or k + 1
@@ -1100,7 +1105,7 @@ end
 local function kubectl(n, argv)
   -- global flags anywhere
   local args, kubeconfig_path, namespace, all_ns, output, selector, all, timeout, filename, for_cond = {}, nil, nil, false, nil, nil, false, nil, nil, nil
-  local field_selector
+  local field_selector, no_headers, subresource, patch_type, patch_text
   local i = 2
   local function value_of(a, name)
     if a == "--" .. name then i = i + 1; return argv[i] end
@@ -1118,6 +1123,11 @@ local function kubectl(n, argv)
     v = value_of(a, "for"); if v then for_cond = v; goto next end
     v = value_of(a, "field-selector"); if v then field_selector = v; goto next end
     v = value_of(a, "wait"); if v then goto next end
+    v = value_of(a, "subresource"); if v then subresource = v; goto next end
+    v = value_of(a, "type"); if v then patch_type = v; goto next end
+    v = value_of(a, "patch"); if v then patch_text = v; goto next end
+    if a == "--no-headers" or a == "--no-headers=true" then no_headers = true; goto next end
+    if a == "-p" then i = i + 1; patch_text = argv[i]; goto next end
     if a == "-n" then i = i + 1; namespace = argv[i]
     elseif a == "-o" then i = i + 1; output = argv[i]
     elseif a:match("^%-o=") or a:match("^%-o%S") then output = a:gsub("^%-o=?", "")
@@ -1175,9 +1185,15 @@ local function kubectl(n, argv)
       if name_filter and node.name ~= name_filter then ok = false end
       if selector then
         for term in selector:gmatch("[^,]+") do
-          local k, v = term:match("^([^=!]+)=?=?(.*)$")
-          local lv = obj.metadata.labels[k]
-          if lv == nil or (v ~= "" and lv ~= v) then ok = false end
+          local absent = term:match("^!(.+)$")
+          if absent then
+            -- a set-based "!key": the label is not there (apimachinery labels.DoesNotExist)
+            if obj.metadata.labels[absent] ~= nil then ok = false end
+          else
+            local k, v = term:match("^([^=!]+)=?=?(.*)$")
+            local lv = obj.metadata.labels[k]
+            if lv == nil or (v ~= "" and lv ~= v) then ok = false end
+          end
         end
       end
       if ok then out[#out + 1] = { node = node, obj = obj } end
@@ -1266,6 +1282,8 @@ local function kubectl(n, argv)
         else
           local before = fresh.objects[key]
           fresh.objects[key] = { kind = d.kind, name = d.metadata.name, namespace = ns, at = n:now(), templated = body:find("{{", 1, true) ~= nil, hash = digest.sha256(body) }
+          -- Services and Events are kept whole: kina's LoadBalancer controller reads and patches them
+          if services.KEPT[d.kind] then fresh.objects[key].body = services.stored(d, ns, n:now(), before, fresh.service_vip) end
           n:out(shown .. " " .. (before and (before.hash == fresh.objects[key].hash and "unchanged" or "configured") or "created") .. "\n")
           if d.kind == "DaemonSet" and ns == "kube-system" and not fresh.objects[key].templated and not fresh.cni_at then
             fresh.cni_at = n:now()
@@ -1274,6 +1292,30 @@ local function kubectl(n, argv)
       end
     end)
     return code
+  elseif verb == "patch" then
+    -- `kubectl patch service NAME [-n NS] --subresource=status --type=merge -p PATCH`: what
+    -- kina's LoadBalancer controller sends; other patches are not simulated
+    local kind, name = args[2], args[3]
+    if kind and kind:find("/", 1, true) then kind, name = kind:match("^([^/]+)/(.*)$") end
+    if kind ~= "service" and kind ~= "services" and kind ~= "svc" then
+      n:err("error: the simulator patches only services, not " .. tostring(kind) .. "\n"); return 1
+    end
+    if subresource ~= "status" or patch_type ~= "merge" or not patch_text then
+      n:err("error: the simulator patches a service's status only, with --subresource=status --type=merge -p PATCH\n"); return 1
+    end
+    local ns = namespace or "default"
+    local key = "services/" .. ns .. "/" .. tostring(name)
+    local msg, changed
+    update(function(fresh)
+      local o = fresh.objects and fresh.objects[key]
+      if not (o and o.body) then msg = "Error from server (NotFound): services \"" .. tostring(name) .. "\" not found\n"; return end
+      local body, c = services.patch_status(o.body, patch_text, rootfs.null)
+      if not body then msg = c .. "\n"; return end
+      o.body, changed = body, c
+    end)
+    if msg then n:err(msg); return 1 end
+    n:out("service/" .. name .. " patched" .. (changed and "" or " (no change)") .. "\n")
+    return 0
   elseif verb == "taint" or verb == "label" then
     if args[2] ~= "nodes" and args[2] ~= "node" and args[2] ~= "no" then
       n:err("error: unknown resource \"" .. tostring(args[2]) .. "\" for " .. verb .. " in the simulator\n"); return 1
@@ -1357,6 +1399,11 @@ local function kubectl(n, argv)
       if output == "json" then n:out(rootfs.encode_json(doc) .. "\n")
       elseif output == "name" then for _, o in ipairs(items) do n:out("node/" .. o.metadata.name .. "\n") end
       elseif output and output:match("^jsonpath=") then n:out(render_jsonpath(doc, output:sub(10)))
+      elseif output and output:match("^custom%-columns=") then
+        if #items == 0 then n:err("No resources found\n"); return 0 end
+        local text, err = services.custom_columns(items, output:sub(#"custom-columns=" + 1), not no_headers, jsonpath)
+        if not text then n:err(err .. "\n"); return 1 end
+        n:out(text)
       elseif output and output:match("^yaml") then n:out(lyaml.dump({ doc }))
       else
         if #list == 0 then n:err("No resources found\n"); return 0 end
@@ -1410,6 +1457,7 @@ local function kubectl(n, argv)
       end
       return 0
     elseif kind then
+      kind = ({ svc = "services", ev = "events", cm = "configmaps", ns = "namespaces" })[kind] or kind
       local found = {}
       for key, o in pairs(cl.objects or {}) do
         local plural = key:match("^([^/]+)/")
@@ -1421,7 +1469,25 @@ local function kubectl(n, argv)
       end
       if name and #found == 0 then n:err("Error from server (NotFound): " .. kind .. " \"" .. name .. "\" not found\n"); return 1 end
       if #found == 0 then n:err("No resources found\n"); return 0 end
-      table.sort(found, function(a, b) return a.name < b.name end)
+      table.sort(found, function(a, b)
+        if a.namespace ~= b.namespace then return a.namespace < b.namespace end
+        return a.name < b.name
+      end)
+      if output and (output:match("^custom%-columns=") or output == "json") then
+        -- the stored object (Services, Events: kina.sim.node.services), else what is known of it
+        local items = rootfs.array()
+        for _, o in ipairs(found) do
+          items[#items + 1] = o.body or { kind = o.kind, metadata = { name = o.name, namespace = o.namespace ~= "" and o.namespace or nil } }
+        end
+        if output == "json" then
+          n:out(rootfs.encode_json(name and items[1] or { apiVersion = "v1", kind = "List", items = items, metadata = { resourceVersion = "" } }) .. "\n")
+          return 0
+        end
+        local text, err = services.custom_columns(items, output:sub(#"custom-columns=" + 1), not no_headers, jsonpath)
+        if not text then n:err(err .. "\n"); return 1 end
+        n:out(text)
+        return 0
+      end
       n:out(string.format("%-40s %s\n", "NAME", "AGE"))
       for _, o in ipairs(found) do n:out(string.format("%-40s %s\n", o.name, age(n, o.at))) end
       return 0
@@ -1544,6 +1610,8 @@ end
 
 -- curl ---------------------------------------------------------------------------------------
 
+local curl_http -- below
+
 -- The cluster node `n` belongs to: the control plane's record, its cluster and this node's entry.
 local function membership(n)
   local member = n:state("member")
@@ -1559,6 +1627,44 @@ local function membership(n)
     if node.id == n.rec.id then return cp, cl, node end
   end
   return nil
+end
+
+--- `curl http://IP:PORT/...` from a node, to a Service of type LoadBalancer at its ingress IP.
+-- kube-proxy in iptables mode writes, for every LoadBalancer ingress IP of a Service port
+-- (svcInfo.LoadBalancerVIPs(): ingress IPs whose ipMode is VIP, the default) that has
+-- endpoints, a rule in the nat table's KUBE-SERVICES chain (`-d <lbip> -p <proto> --dport <port>
+-- -j <loadBalancerTrafficChain>`, comment "<svc> loadbalancer IP": pkg/proxy/iptables/proxier.go,
+-- syncProxyRules), and KUBE-SERVICES is jumped to from both PREROUTING and OUTPUT ("kubernetes
+-- service portals"). Endpoints are not modelled (taken as present). So on any
+-- node whose kube-proxy has the Service (it reaches the API server: kube_proxy_reaches) the
+-- packet is DNATed to an endpoint before it leaves, whichever node holds the address; from a
+-- node without the rules it goes to the VM that has the address, whose own kube-proxy decides.
+-- Nothing else listens there: connection refused (curl 7). The simulator does not model the
+-- Service's endpoints or the app: the answer is the Service's namespace/name, a stand-in for
+-- what the app would say (README "Services of type LoadBalancer").
+function curl_http(n, url, die)
+  local host, port = url:match("^http://([^/:]+):?(%d*)")
+  port = tonumber(port) or 80
+  local function refused() return die(7, ("Failed to connect to %s port %d after 0 ms: Couldn't connect to server"):format(host, port)) end
+  local _, cl, me = membership(n)
+  if not cl then return refused() end
+  local svc = services.serving(cl, host, port, "TCP")
+  if not svc then return refused() end
+  local ok = kube_proxy_reaches(n, cl, me)
+  if not ok then
+    -- the packet leaves this node for the VM that has the address
+    local rec, how = resolve_from(n.ctx, n.rec, n:read("/etc/hosts"), host)
+    if not rec then return how == "name" and die(6, "Could not resolve host: " .. host) or refused() end
+    if rec.id ~= n.rec.id and n.ctx.reachable and not n.ctx.reachable(n.rec, rec) then
+      return die(7, ("Failed to connect to %s port %d after 3075 ms: Couldn't connect to server"):format(host, port))
+    end
+    for _, node in ipairs(cl.nodes or {}) do
+      if node.id == rec.id then ok = kube_proxy_reaches(n, cl, node) end
+    end
+    if not ok then return refused() end
+  end
+  n:out(svc.metadata.namespace .. "/" .. svc.metadata.name .. "\n")
+  return 0
 end
 
 --- curl, for what kina asks of a node: `curl [-s] [-S] [-k] [-f] [-m SECS] https://HOST[:PORT]/PATH`
@@ -1595,6 +1701,7 @@ local function curl(n, argv)
     return code
   end
   if not url then return die(2, "no URL specified") end
+  if url:match("^http://") then return curl_http(n, url, die) end
   local host, port, path = url:match("^https://([^/:]+):?(%d*)(/?.*)$")
   if not host then return die(1, "Protocol \"" .. (url:match("^(%a+)://") or url) .. "\" not supported") end
   port = tonumber(port) or 443
@@ -1641,6 +1748,7 @@ end
 function K.install(commands)
   commands.curl = curl
   commands.__pods_on = K.pods_on
+  services.install(commands)
   commands.kubeadm = function(n, argv) n.commands = commands; return kubeadm(n, argv) end
   commands.kubectl = function(n, argv) n.commands = commands; return kubectl(n, argv) end
   commands.kubelet = function(n, argv)
