@@ -17,7 +17,10 @@ local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 if #opts.args > 1 then
   status:warn("it is faster to save several images into one archive and load that")
 end
-local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status }
+local sched <close> = require("kina.async").new{ max = 16 }
+-- -v shows each call of Apple's CLI; a hung one says what kina waits for
+local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status,
+  scheduler = sched, provider = kina.provider{ scheduler = status:runtime_calls(sched) } }
 c.sched:watch_interrupts()
 local nodes = c:load_archives(opts.args, { nodes = opts.nodes })
 for _, n in ipairs(nodes) do status:info(("Loaded %s into node %q"):format(table.concat(opts.args, ", "), n.name)) end

@@ -15,7 +15,10 @@ local command = {
 local opts = args.command(command, { ... })
 if not opts then return 0 end
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
-local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status }
+local sched <close> = require("kina.async").new{ max = 16 }
+-- -v shows each call of Apple's CLI; a hung one says what kina waits for
+local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status,
+  scheduler = sched, provider = kina.provider{ scheduler = status:runtime_calls(sched) } }
 c.sched:watch_interrupts()
 local seen, refs = {}, {}
 for _, r in ipairs(opts.args) do if not seen[r] then seen[r] = true; refs[#refs + 1] = r end end

@@ -7,9 +7,7 @@ local command = {
   usage = "kina version [flags]",
   summary = "Prints kina's version, the Lua version and the platform, like `kind version`.",
   flags = {
-    args.OUTPUT,
-    { name = "verbose", short = "v", kind = "boolean", help = "more output" },
-    { name = "quiet", short = "q", kind = "boolean", help = "only errors" },
+    args.OUTPUT, args.VERBOSE, args.QUIET,
   },
   outputs = { "json" },
 }

@@ -37,6 +37,18 @@ describe("kina's output", function()
     lacks(res.plain.stderr, "DEBUG:")
   end)
 
+  it("-v shows the calls of stop, start and load too", function()
+    local res = in_world({ prefix = "kina-out", cluster = "kina" }, function(w)
+      local out = { create = w.kina{ "create", "cluster" } }
+      out.stop = w.kina{ "-v", "stop", "cluster" }
+      out.start = w.kina{ "-v", "start", "cluster" }
+      return out
+    end)
+    for _, k in ipairs{ "create", "stop", "start" } do assert.equal(0, res[k].code, res[k].stderr) end
+    assert.matches("DEBUG: %S+/container stop %-%-time 30 kina%-control%-plane: exit 0 in %d+%.%d%ds\n", res.stop.stderr)
+    assert.matches("DEBUG: %S+/container start kina%-control%-plane: exit 0 in %d+%.%d%ds\n", res.start.stderr)
+  end)
+
   it("export logs after a failed create kept with --retain: exit 0, naming what the nodes did not have yet", function()
     local res = in_world({ prefix = "kina-out", cluster = "kina" }, function(w)
       local out = { dir = w.dir .. "/logs" }
