@@ -82,6 +82,7 @@ local function start(argv, opts)
   running[rec] = true
   -- a bound, so that a hung child fails its test instead of hanging the suite
   local guard = uv.new_timer()
+  uv.update_time() -- the loop may not have run for a while: count from now
   guard:start(GUARD_MS, 0, function()
     if not rec.exited then
       rec.timed_out = true

@@ -14,19 +14,9 @@ local ADMIN = "--kubeconfig=/etc/kubernetes/admin.conf"
 
 local in_world = World.in_world
 
-local function ok(r, what)
-  assert(r.code == 0, (what or "command") .. " exited " .. tostring(r.code) .. "\n" .. tostring(r.stderr) .. tostring(r.stdout))
-  return r
-end
+local ok = World.ok
 
--- name -> bare IP of the cluster's running nodes
-local function ips(w, cluster)
-  local out = {}
-  for _, n in ipairs(json.decode(ok(w.kina{ "get", "nodes", "--name", cluster, "-o", "json" }).stdout)) do
-    if n.ip then out[n.name] = n.ip:gsub("/%d+$", "") end
-  end
-  return out
-end
+local ips = World.node_ips
 
 -- The checks of a working cluster, from inside it.
 local function assert_healthy(w, cluster, names)

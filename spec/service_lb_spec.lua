@@ -16,10 +16,7 @@ local CONFIG = {
   [2] = "kind: Cluster\napiVersion: kind.x-k8s.io/v1alpha4\nnodes:\n- role: control-plane\n- role: worker\n- role: worker\n",
 }
 
-local function ok(r, what)
-  assert(r.code == 0, (what or "command") .. " exited " .. tostring(r.code) .. "\n" .. tostring(r.stderr) .. tostring(r.stdout))
-  return r
-end
+local ok = World.ok
 
 -- Run fn(w, sched) in a fresh world whose scheduler also runs the script.
 local function in_world(opts, fn)
@@ -31,14 +28,7 @@ local function in_world(opts, fn)
   end)
 end
 
--- name -> bare IP of the cluster's running nodes (kina's view, from Apple's runtime)
-local function ips(w, cluster)
-  local out = {}
-  for _, n in ipairs(json.decode(ok(w.kina{ "get", "nodes", "--name", cluster, "-o", "json" }).stdout)) do
-    if n.ip then out[n.name] = n.ip:gsub("/%d+$", "") end
-  end
-  return out
-end
+local ips = World.node_ips
 
 local function service(name, ports, extra)
   local lines = { "apiVersion: v1", "kind: Service", "metadata:", "  name: " .. name, "spec:", "  type: LoadBalancer",

@@ -48,6 +48,7 @@ end
 local function run_until(pred, job)
   local expired = false
   local deadline, tick = uv.new_timer(), uv.new_timer()
+  uv.update_time() -- the loop may not have run for a while: count from now
   deadline:start(60000, 0, function() expired = true end)
   tick:start(10, 10, function() end)
   while not pred() and not expired do

@@ -32,6 +32,7 @@ end
 local function run_until(pred)
   local expired = false
   local timer = uv.new_timer()
+  uv.update_time() -- the loop may not have run for a while: count from now
   timer:start(60000, 0, function() expired = true end)
   while not pred() and not expired do uv.run("once") end
   timer:close()

@@ -194,6 +194,9 @@ function M.tcp_probe(ip, port, timeout)
   end)
   if not called then result, reason = false, tostring(started)
   elseif not started then result, reason = false, tostring(start_err) end
+  -- libuv's clock moves only while its loop runs: an embedding program may not have run it for
+  -- a while, and the deadline would then be counted from that old time and fire at once
+  uv.update_time()
   timer:start(math.floor(timeout * 1000), 0, function()
     if result == nil then result, reason = false, "ETIMEDOUT" end
   end)

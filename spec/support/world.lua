@@ -186,6 +186,21 @@ function W.new(sched, opts)
   return w
 end
 
+--- `r` (a command's result) when it exited 0; else raise with its output.
+function W.ok(r, what)
+  assert(r.code == 0, (what or "command") .. " exited " .. tostring(r.code) .. "\n" .. tostring(r.stderr) .. tostring(r.stdout))
+  return r
+end
+
+--- name -> bare IP of `cluster`'s running nodes, as `kina get nodes -o json` gives them.
+function W.node_ips(w, cluster)
+  local out = {}
+  for _, n in ipairs(json.decode(W.ok(w.kina{ "get", "nodes", "--name", cluster, "-o", "json" }).stdout)) do
+    if n.ip then out[n.name] = n.ip:gsub("/%d+$", "") end
+  end
+  return out
+end
+
 --- Run fn(w) in a fresh world on a scheduler of its own; returns what fn returns (the world
 -- is removed either way).
 function W.in_world(opts, fn)
