@@ -43,7 +43,11 @@ function N.session(sched)
     if not ip then return nil, "`ip` not found (Debian package iproute2)" end
     local ns, why = s.create()
     if not ns then return nil, why end
+    -- `ip netns exec` remounts /sys in a private mount namespace; in a plain chroot, where / is
+    -- not a mount point, that fails although `ip netns add` worked
+    local probe = ns.exec{ "true" }
     ns.delete()
+    if probe.code ~= 0 then return nil, "`ip netns exec` cannot run a program here: " .. probe.stderr end
     return true
   end
 

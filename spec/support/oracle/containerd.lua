@@ -208,7 +208,9 @@ end
 function Daemon:run(argv, opts)
   opts = opts or {}
   assert(self.pid, "containerd is not running")
-  local full = { "nsenter", "--mount=/proc/" .. self.pid .. "/ns/mnt", "--" }
+  -- --root and --wd keep a chroot's view: without them nsenter lands at the namespace's real /
+  local proc = "/proc/" .. self.pid
+  local full = { "nsenter", "--mount=" .. proc .. "/ns/mnt", "--root=" .. proc .. "/root", "--wd=" .. proc .. "/cwd", "--" }
   for _, a in ipairs(argv) do full[#full + 1] = a end
   local r, err = self.sched:exec{ argv = full, env = self:env(), stdin = opts.stdin or "", timeout = opts.timeout or 120 }
   assert(r, err)

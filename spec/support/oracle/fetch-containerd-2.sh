@@ -50,10 +50,12 @@ else
   fi
 fi
 
-# Every path apt writes is private: sid's lists and caches never reach the system's apt state.
+# Check-Valid-Until=false: a sid snapshot mirror serves an InRelease whose Valid-Until has passed;
+# the signature is still checked. Every path apt writes is private: sid's lists and caches never reach the system's apt state.
 set -- -o "Dir::Etc::sourcelist=$apt_dir/sources.list" -o Dir::Etc::sourceparts=- \
   -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache" \
-  -o Acquire::Retries=1 -o Acquire::http::Timeout=30 -o APT::Sandbox::User=root
+  -o Acquire::Retries=1 -o Acquire::http::Timeout=30 -o APT::Sandbox::User=root \
+  -o Acquire::Check-Valid-Until=false
 
 if [ "$need_update" = yes ]; then
   echo "updating the private sid package lists in $apt_dir"
