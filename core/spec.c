@@ -725,7 +725,9 @@ static void emit_ports(builder *b, const char *role) {
   if (get_table(L, b->desc, "api_server", f)) {
     int t = lua_gettop(L);
     kina_check_fields(L, t, f, api_fields);
-    if (strcmp(role, "control-plane") != 0) field_error(L, f, "only a control-plane node publishes the API server");
+    /* with several control planes only the load balancer publishes it (kind §2.3) */
+    if (strcmp(role, "control-plane") != 0 && strcmp(role, "external-load-balancer") != 0)
+      field_error(L, f, "only a control-plane node or the load balancer publishes the API server");
     require_feature(b, KINA_F_PUBLISH, f);
     lua_Integer port = check_port(L, t, "port", f, 1);
     /* kind's default listen address; omitting it would mean Apple's 0.0.0.0 (§2.1). */
@@ -938,8 +940,10 @@ static int l_run_argv(lua_State *L) {
   const char *cluster = get_string(L, 1, "cluster", field_name(f, prefix, "cluster"), 1, &len);
   check_dns_label(L, cluster, len, f, 1, "cluster names");
   const char *role = get_string(L, 1, "role", field_name(f, prefix, "role"), 1, NULL);
-  if (strcmp(role, "control-plane") != 0 && strcmp(role, "worker") != 0)
-    field_error(L, f, "\"%s\" is not a node role; use \"control-plane\" or \"worker\"", role);
+  /* external-load-balancer: the API server's load balancer of a cluster with several control
+   * planes (kind's role name, kind-and-peers §2.2); it is not a Kubernetes node */
+  if (strcmp(role, "control-plane") != 0 && strcmp(role, "worker") != 0 && strcmp(role, "external-load-balancer") != 0)
+    field_error(L, f, "\"%s\" is not a node role; use \"control-plane\", \"worker\" or \"external-load-balancer\"", role);
   const char *image = get_string(L, 1, "image", field_name(f, prefix, "image"), 1, &len);
   check_image_ref(L, image, len, f);
 

@@ -110,6 +110,21 @@ describe("kina.config", function()
       assert.are.same({ "control-plane", "worker", "worker" }, roles)
     end)
 
+    it("takes kind's HA example: several control planes, with the load balancer's name in the length rule", function()
+      local model = load("kind-ha.yaml")
+      assert.is_true(model.high_availability)
+      local names = {}
+      for i, node in ipairs(model.nodes) do names[i] = node.name end
+      assert.are.same({ "kina-control-plane", "kina-control-plane2", "kina-control-plane3", "kina-worker", "kina-worker2", "kina-worker3" }, names)
+      assert.is_false(config.from_table({ nodes = { { role = "control-plane" }, { role = "worker" } } }, "t").high_availability)
+      -- "<name>-external-load-balancer" is the longest name of an HA cluster: 63 characters at most
+      local long = ("a"):rep(63 - #"-external-load-balancer" + 1)
+      local ok, err = pcall(config.from_table, { name = long, nodes = { { role = "control-plane" }, { role = "control-plane" } } }, "t")
+      assert.is_false(ok)
+      assert.matches("its node \"" .. long .. "%-external%-load%-balancer\" would have 64 characters", tostring(err))
+      assert.is_true(pcall(config.from_table, { name = long, nodes = { { role = "control-plane" } } }, "t"))
+    end)
+
     it("reads kind's ingress example: ports on every address, the patch text kept", function()
       local node = load("kind-ingress.yaml").nodes[1]
       assert.are.same({
@@ -331,7 +346,7 @@ describe("kina.config", function()
   describe("defaults", function()
     it("config.default is one control plane with every default filled in", function()
       assert.are.same({
-        name = "kina", cpus = defaults.cpus, memory = defaults.memory, warnings = {},
+        name = "kina", cpus = defaults.cpus, memory = defaults.memory, warnings = {}, high_availability = false,
         nodes = { {
           role = "control-plane", name = "kina-control-plane", image = defaults.image,
           cpus = defaults.cpus, memory = defaults.memory, labels = {}, extra_mounts = {},

@@ -30,6 +30,31 @@ nodes:
 - role: worker
 ]]):format(NETWORK)
 
+-- kind's HA shape (3 control planes behind the load balancer, and a worker): the steps only it
+-- has (loadbalancer, join_control_planes) and the other steps with several control planes
+local HA_CONFIG = ([[
+kind: Cluster
+apiVersion: kind.x-k8s.io/v1alpha4
+network: %s
+nodes:
+- role: control-plane
+- role: control-plane
+- role: control-plane
+- role: worker
+]]):format(NETWORK)
+
+-- The shapes the faults of create run with: config, and the nodes of the created cluster.
+local SHAPES = {
+  { title = "1 control plane + 2 workers", config = CONFIG,
+    nodes = { CLUSTER .. "-control-plane", CLUSTER .. "-worker", CLUSTER .. "-worker2" } },
+  { title = "3 control planes + 1 worker", config = HA_CONFIG,
+    nodes = { CLUSTER .. "-control-plane", CLUSTER .. "-control-plane2", CLUSTER .. "-control-plane3",
+      CLUSTER .. "-external-load-balancer", CLUSTER .. "-worker" },
+    -- the workers' joins begin beside the control planes' (kina.ha): the worker step only
+    -- waits for them, and a worker's failure surfaces there
+    shared = { join = true } },
+}
+
 -- Somebody's kubeconfig, with entries that are not kina's: it must survive byte for byte.
 local KUBECONFIG = [[
 apiVersion: v1
@@ -115,8 +140,8 @@ return 0
 
 local read, write = World.read, World.write
 
-local function world(sched, extra)
-  local w = World.new(sched, { prefix = "kina-faults", cluster = CLUSTER, config = CONFIG, kubeconfig = KUBECONFIG,
+local function world(sched, extra, config)
+  local w = World.new(sched, { prefix = "kina-faults", cluster = CLUSTER, config = config or CONFIG, kubeconfig = KUBECONFIG,
     timeout = TIMEOUT, env = extra })
   function w.log_size() return #w.log() end
   return w
@@ -238,10 +263,10 @@ end
 -- create: a fault at every step
 
 -- The steps create runs, with the calls they made, from scripts/create.lua itself.
-local function record_steps()
+local function record_steps(config)
   local plan
   async.run(function(sched)
-    local w = world(sched)
+    local w = world(sched, nil, config)
     local recorder = w.dir .. "/recorder.lua"
     write(recorder, RECORDER)
     local r = w.kina{ "run", recorder, w.dir .. "/steps.json", ROOT .. "/scripts/create.lua",
@@ -285,8 +310,10 @@ end
 -- admin.conf from the service_lb step's batch.
 local SHARED_CALLS = { kubeconfig = true }
 
-describe("a fault at each step of create", function()
-  local ok_plan, plan = pcall(record_steps)
+local ran_steps = {} -- every step some shape ran
+for _, shape in ipairs(SHAPES) do
+describe("a fault at each step of create (" .. shape.title .. ")", function()
+  local ok_plan, plan = pcall(record_steps, shape.config)
   if not ok_plan then
     it("records the steps of create", function() error(plan, 0) end)
     return
@@ -300,7 +327,7 @@ describe("a fault at each step of create", function()
       if s.pattern then
         for _, retain in ipairs{ false, true } do
           cases[s.name .. (retain and "+retain" or "")] = function(sched)
-            local w = world(sched, { KINA_SIM_FAIL = s.pattern })
+            local w = world(sched, { KINA_SIM_FAIL = s.pattern }, shape.config)
             local before = read(w.kubeconfig)
             local r = w.kina(create_args{ "--config", w.config, retain and "--retain" or nil })
             local res = { r = r, log = w.log(), nodes = w.node_names(), networks = w.networks(),
@@ -322,22 +349,18 @@ describe("a fault at each step of create", function()
     return results
   end
 
-  it("exercises every step kina.cluster defines, each with a fault a call of its own can take", function()
-    local defined = {}
-    for _, s in ipairs(require("kina.cluster").create_steps()) do defined[#defined + 1] = s.name end
-    local ran = {}
+  it("gives every step it runs a fault a call of its own can take", function()
     for _, s in ipairs(plan) do
-      ran[#ran + 1] = s.name
-      if not SHARED_CALLS[s.name] then
+      ran_steps[s.name] = true
+      if not (SHARED_CALLS[s.name] or (shape.shared or {})[s.name]) then
         assert.is_truthy(s.pattern, "no injectable call in step " .. s.name)
         assert.is_truthy(#s.calls > 0, "step " .. s.name .. " made no call")
       end
     end
-    assert.same(defined, ran)
   end)
 
   for _, s in ipairs(plan) do
-    if not s.pattern and SHARED_CALLS[s.name] then
+    if not s.pattern and (SHARED_CALLS[s.name] or (shape.shared or {})[s.name]) then
       -- nothing to inject: see SHARED_CALLS
     elseif s.tolerant then
       it(("step %q tolerates a failure of its own call (%s): a warning that shows it, and the cluster"):format(s.name, s.pattern), function()
@@ -346,7 +369,7 @@ describe("a fault at each step of create", function()
         assert.equal(0, r.code, r.stderr)
         assert.truthy(r.stderr:find("WARNING", 1, true), r.stderr)
         assert.truthy(r.stderr:find("simulated failure (KINA_SIM_FAIL=" .. s.pattern .. ")", 1, true), r.stderr)
-        assert.same({ CLUSTER .. "-control-plane", CLUSTER .. "-worker", CLUSTER .. "-worker2" }, res.nodes)
+        assert.same(shape.nodes, res.nodes)
         assert.truthy(res.kubeconfig:find("kina-" .. CLUSTER, 1, true))
       end)
     else
@@ -389,6 +412,17 @@ describe("a fault at each step of create", function()
       end)
     end
   end
+end)
+end
+
+describe("the faults of create", function()
+  it("exercise every step kina.create_steps defines, in one shape or another", function()
+    local missing = {}
+    for _, s in ipairs(require("kina.cluster").create_steps()) do
+      if not ran_steps[s.name] then missing[#missing + 1] = s.name end
+    end
+    assert.same({}, missing)
+  end)
 end)
 
 ---------------------------------------------------------------------------------------------

@@ -154,6 +154,12 @@ describe("node preparation against the real sysctl and iptables-nft in a network
   it("starts with forwarding off in a fresh namespace, as the simulated node does", function()
     for _, call in ipairs(forward_calls) do
       local key = written_key(call)
+      -- a new namespace takes the host's IPv4 settings (net.core.devconf_inherit_init_net = 0,
+      -- the default): on a host that forwards (podman or docker set it), put Linux's own
+      -- default back first, which is what a freshly booted node VM has
+      if ns.exec{ "sysctl", "-n", key }.stdout:match("^1") then
+        assert.equal(0, ns.exec{ "sysctl", "-q", "-w", key .. "=0" }.code)
+      end
       for _, argv in ipairs{ { "sysctl", "-n", key }, { "sysctl", key } } do
         local real = ns.exec(argv)
         assert.equal(0, real.code, real.stderr)

@@ -99,6 +99,16 @@ function Batch:write(path, content)
   return i
 end
 
+--- Install `script` as the executable `script_path` and `unit_text` as the systemd unit
+-- `unit_path`, then `systemctl enable --now` it (kina's own units: kina.service_lb,
+-- kina.loadbalancer).
+function Batch:install_unit(script_path, script, unit_path, unit_text)
+  self:write(script_path, script)
+  self:run{ "chmod", "0755", script_path }
+  self:write(unit_path, unit_text)
+  self:run{ "systemctl", "enable", "--now", (unit_path:match("[^/]+$")) }
+end
+
 --- Read `path`; the result is its text, or false when it cannot be read and opts.optional.
 function Batch:read(path, opts)
   self.reads = self.reads + 1

@@ -24,6 +24,7 @@ local json = require "kina.json"
 local kubeconfig = require "kina.kubeconfig"
 local status_lib = require "kina.status"
 local create_steps = require "kina.create_steps"
+local loadbalancer = require "kina.loadbalancer"
 
 local M = {}
 
@@ -175,16 +176,39 @@ local function by_role(nodes, role)
 end
 M.by_role = by_role
 
---- The first control plane by name (kind's bootstrap node), or raise.
+--- The control plane to ask: the first running one by name (kind's bootstrap node when it
+-- runs; with several control planes, another while it is stopped), else the first; or raise.
 function Cluster:control_plane(nodes)
   nodes = nodes or self:nodes()
   local cps = by_role(nodes, "control-plane")
   if #cps == 0 then
     fail(("could not locate any control plane nodes for cluster named %q. Use the --name option to select a different cluster"):format(self.name))
   end
-  table.sort(cps, function(a, b) return a.name < b.name end)
+  table.sort(cps, function(a, b)
+    local ra, rb = a.state == nil or a.state == "running", b.state == nil or b.state == "running"
+    if ra ~= rb then return ra end
+    return a.name < b.name
+  end)
   return cps[1]
 end
+
+--- The node that publishes the API server on the host: the load balancer of a cluster with
+-- several control planes (kind's APIServerEndpointNode), else the control plane.
+function Cluster:endpoint_node(nodes)
+  nodes = nodes or self:nodes()
+  for _, n in ipairs(nodes) do
+    if n.role == loadbalancer.ROLE then return n end
+  end
+  return self:control_plane(nodes)
+end
+
+--- The Kubernetes nodes of `nodes` (provider records): all but the load balancer.
+function M.kubernetes_nodes(nodes)
+  local out = {}
+  for _, n in ipairs(nodes) do if n.role ~= loadbalancer.ROLE then out[#out + 1] = n end end
+  return out
+end
+Cluster.kubernetes_nodes = function(_, nodes) return M.kubernetes_nodes(nodes) end
 
 function Cluster:exec(node, argv, opts)
   if type(node) == "table" then node = node.name end
@@ -266,7 +290,7 @@ function Cluster:descriptions()
         protocol = pm.protocol and pm.protocol:lower() or nil }
     end
     if #ports > 0 then d.ports = ports end
-    if n.name == self.bootstrap_name then
+    if n.name == self.bootstrap_name and not loadbalancer.wanted(model) then
       d.api_server = { address = net.api_server_address, port = self.api_server_port or net.api_server_port }
     end
     if proxy then
@@ -274,6 +298,12 @@ function Cluster:descriptions()
       d.no_proxy_extra = { net.pod_subnet, net.service_subnet, "192.168.0.0/16", "localhost", "127.0.0.1", ".svc", ".svc.cluster", ".svc.cluster.local" }
     end
     out[i] = { desc = d, field = ("nodes[%d]"):format(i), node = n }
+  end
+  if loadbalancer.wanted(model) then
+    local image = model.nodes[1].image
+    for _, n in ipairs(model.nodes) do if n.name == self.bootstrap_name then image = n.image end end
+    out[#out + 1] = { field = "loadbalancer", desc = loadbalancer.description(self, image,
+      { address = net.api_server_address, port = self.api_server_port or net.api_server_port }) }
   end
   return out
 end
@@ -518,10 +548,11 @@ end
 -- just read it).
 function Cluster:kubeconfig_doc(opts)
   opts = opts or {}
-  local cp = self:control_plane()
+  local nodes = self:nodes()
+  local cp = self:control_plane(nodes)
   local admin = opts.admin or self:exec(cp.name, { "cat", M.ADMIN_CONF }).stdout
   local server
-  if not opts.internal then server = self:api_server_url(cp) end
+  if not opts.internal then server = self:api_server_url(self:endpoint_node(nodes)) end
   return kubeconfig.from_admin_conf(admin, { name = self.name, server = server })
 end
 
@@ -707,12 +738,17 @@ function Cluster:state() return lifecycle.state(self:nodes()) end
 
 --- Which nodes to act on: all, or those named in `only` (raises on an unknown name).
 function Cluster:select_nodes(only)
-  local nodes = self:nodes()
-  if #nodes == 0 then fail(("no nodes found for cluster %q"):format(self.name)) end
+  local all = self:nodes()
+  if #all == 0 then fail(("no nodes found for cluster %q"):format(self.name)) end
+  -- images go to Kubernetes nodes only (kind: nodeutils.InternalNodes)
+  local nodes = M.kubernetes_nodes(all)
   if not only or #only == 0 then return nodes end
   local by_name, out = {}, {}
   for _, n in ipairs(nodes) do by_name[n.name] = n end
   for _, name in ipairs(only) do
+    if name == loadbalancer.name(self.name) then
+      fail(("%q is the cluster's load balancer, not a Kubernetes node: it runs no containerd images"):format(name))
+    end
     if not by_name[name] then fail(("unknown node: %q"):format(name)) end
     out[#out + 1] = by_name[name]
   end
@@ -912,7 +948,14 @@ function Cluster:export_logs(dir, version_line)
         return r.stdout .. r.stderr
       end
     end
-    local items = {
+    local items = n.role == loadbalancer.ROLE and {
+      -- the load balancer is no Kubernetes node: its console, journal, loop and backends
+      { "serial.log", function() return self.provider:logs(n.name) end },
+      { "journal.log", node_cmd{ "journalctl", "--no-pager" } },
+      { "kina-apiserver-lb.log", node_cmd{ "journalctl", "--no-pager", "-u", loadbalancer.UNIT } },
+      { "backends.txt", node_cmd{ "cat", loadbalancer.BACKENDS_PATH } },
+      { "inspect.json", function() return self.provider:call("inspect", n.name, { "inspect", n.name }).stdout end },
+    } or {
       { "serial.log", function() return self.provider:logs(n.name) end },
       { "kubernetes-version.txt", node_cmd{ "cat", "/kind/version" } },
       { "journal.log", node_cmd{ "journalctl", "--no-pager" } },

@@ -61,8 +61,7 @@
 -- 0 and -1). network nil means Apple's default network.
 --
 -- What kind accepts but Apple's runtime cannot honour is an error that says why, never a
--- silent drop: ipFamily ipv6/dual, IPv6 or dual-stack subnets, several control planes (kind's
--- HA load balancer), mount propagation other than None, selinuxRelabel, SCTP ports,
+-- silent drop: ipFamily ipv6/dual, IPv6 or dual-stack subnets, mount propagation other than None, selinuxRelabel, SCTP ports,
 -- dnsSearch, --privileged-style fields, a '.' in the cluster name (Apple's runtime cuts a
 -- container's hostname at it). Host ports below 1024 are refused only on a
 -- given address (127.0.0.1): macOS lets a normal user bind them on every address (0.0.0.0,
@@ -1623,10 +1622,11 @@ local function build_model(cx, t, opts)
   if #control_planes == 0 then
     fail(cx, npath, "has no control-plane node; a cluster needs one (add a node with role: control-plane)")
   end
-  if #control_planes > 1 then
-    local second = control_planes[2]
-    fail(cx, node_paths[second].role, "is a second control plane; kina runs one control plane per cluster. Several need kind's extra load-balancer node, which finds the control planes by DNS name; Apple's runtime gives nodes no names unless a DNS domain is configured, and node IPs change across restarts")
-  end
+  -- several control planes: kind's HA cluster, with a load balancer container in front of the
+  -- API servers (kind's config.ClusterHasImplicitLoadBalancer; kina.loadbalancer). Its name
+  -- counts for the length rule below.
+  model.high_availability = #control_planes > 1
+  if model.high_availability then roles[#roles + 1] = "external-load-balancer" end
 
   -- names: --name, then the config, then the default
   local name_path = p.name

@@ -17,6 +17,8 @@ local doctor = require "kina.doctor"
 local json = require "kina.json"
 local kubeadm = require "kina.kubeadm"
 local toml = require "kina.toml"
+local loadbalancer = require "kina.loadbalancer"
+local ha = require "kina.ha"
 
 local M = {}
 
@@ -133,6 +135,9 @@ local DESCRIPTION_FIELDS = {
   { "nodes%[%d+%]%.api_server%.address", "networking.apiServerAddress" },
   { "nodes%[%d+%]%.api_server%.port", "networking.apiServerPort" },
   { "nodes%[%d+%]%.api_server", "networking.apiServerPort" },
+  { "loadbalancer%.api_server%.address", "networking.apiServerAddress" },
+  { "loadbalancer%.api_server%.port", "networking.apiServerPort" },
+  { "loadbalancer%.api_server", "networking.apiServerPort" },
 }
 
 --- `text` with the spec builder's field names turned into the config's.
@@ -180,11 +185,13 @@ end
 local function steps_prepare(c, ctx)
   ctx.reads = ctx.reads or {}
   local wants_containerd = c:changes_containerd()
+  local lb = loadbalancer.wanted(c.model) and loadbalancer.name(c.name) or nil
   c:each(ctx.planned, function(name)
     local b = batch.new()
     c:add_boot_preparation(b)
     local h = {
-      containerd = wants_containerd and b:read(containerd.CONFIG_PATH) or nil,
+      -- the load balancer runs no Kubernetes: containerd's configuration is not its concern
+      containerd = wants_containerd and name ~= lb and b:read(containerd.CONFIG_PATH) or nil,
       version = b:read("/kind/version"),
       hosts = b:read("/etc/hosts"),
     }
@@ -197,6 +204,26 @@ local function steps_prepare(c, ctx)
     for k, handle in pairs(h) do files[k] = res.reads[handle] end
     ctx.reads[name] = files
   end)
+end
+
+-- loadbalancer (several control planes): kina's block of node names in the load balancer's
+-- /etc/hosts (its loop finds the control planes by name), kina's state there, then the loop
+-- itself with every control plane as a backend (kina.loadbalancer), in one round trip.
+local function steps_loadbalancer(c, ctx)
+  local name = loadbalancer.name(c.name)
+  local listed = c:nodes()
+  local ip
+  for _, n in ipairs(listed) do if n.name == name then ip = n.ip end end
+  if not ip then K().fail(("the load balancer %s has no IP address"):format(name)) end
+  local files = (ctx.reads or {})[name] or {}
+  local current = files.hosts
+  if current == nil then current = c:exec(name, { "cat", "/etc/hosts" }).stdout end
+  local cps = ha.control_planes(c.model)
+  local b = loadbalancer.install_batch(cps)
+  b:write("/etc/hosts", hosts.merge(current, hosts.entries(listed)))
+  b:write(K().STATE_FILE, json.encode({ format = 2, ip = ip, role = loadbalancer.ROLE, backends = cps }))
+  c:run_batch(name, b)
+  ctx.load_balancer = name
 end
 
 -- The files of a node prepare did not read (a script replaced prepare, or left a file out).
@@ -223,6 +250,11 @@ local function steps_config(c, ctx)
   for _, n in ipairs(listed) do ips[n.name] = n.ip end
   local bootstrap = c.bootstrap_name
   ctx.bootstrap = bootstrap
+  -- the API server's name in every kubeconfig and certificate: the load balancer with several
+  -- control planes (kind's GetAPIServerInternalEndpoint), else the control plane
+  local endpoint = loadbalancer.wanted(model) and loadbalancer.name(c.name) or bootstrap
+  ctx.endpoint = endpoint
+  if loadbalancer.wanted(model) and not ctx.certificate_key then ctx.certificate_key = ha.certificate_key() end
   for _, n in ipairs(model.nodes) do
     if not ips[n.name] then K().fail(("node %s has no IP address"):format(n.name)) end
   end
@@ -240,7 +272,8 @@ local function steps_config(c, ctx)
     for i, m in ipairs(model.nodes) do if m == n then node_index = i end end
     local text = kubeadm.config({
       cluster = model.name, node = n.name, role = n.role, bootstrap = n.name == bootstrap,
-      k8s_version = version, node_ip = ips[n.name], endpoint = bootstrap, cert_sans = sans,
+      k8s_version = version, node_ip = ips[n.name], endpoint = endpoint, cert_sans = sans,
+      certificate_key = n.role == "control-plane" and ctx.certificate_key or nil,
       pod_subnet = net.pod_subnet, service_subnet = net.service_subnet, kube_proxy_mode = net.kube_proxy_mode,
       feature_gates = model.feature_gates, runtime_config = model.runtime_config, node_labels = n.labels,
       provider = "apple",
@@ -256,7 +289,7 @@ local function steps_config(c, ctx)
     -- what kina needs to know at start: the address the node had, and that the cluster names
     -- its API server by name (format 2; clusters of older kina have an IP endpoint)
     b:write(K().STATE_FILE, json.encode({ format = 2, ip = ips[n.name], cert_sans = sans,
-      endpoint = bootstrap .. ":6443", service_vip = config_lib.first_host(net.service_subnet) }))
+      endpoint = endpoint .. ":6443", service_vip = config_lib.first_host(net.service_subnet) }))
     local containerd_text = files.containerd and c:containerd_config(n.name, files.containerd)
     if containerd_text then
       b:write(containerd.CONFIG_PATH, containerd_text)
@@ -289,8 +322,11 @@ end
 local function steps_kubeadm_init(c, ctx)
   local node = ctx.bootstrap
   -- kind's argv (actions/kubeadminit/init.go); preflight is skipped in the config (skipPhases)
-  local ok, err = pcall(c.exec, c, node, { "kubeadm", "init", "--config=" .. kubeadm.CONFIG_PATH, "--skip-token-print",
-    "--v=6" })
+  local argv = { "kubeadm", "init", "--config=" .. kubeadm.CONFIG_PATH, "--skip-token-print", "--v=6" }
+  -- several control planes: the CAs go to the other control planes through kubeadm's Secret,
+  -- encrypted with the config's certificateKey (kina.ha)
+  if ctx.certificate_key then table.insert(argv, 4, "--upload-certs") end
+  local ok, err = pcall(c.exec, c, node, argv)
   if not ok then kubeadm_failure(c, node, "kubeadm init", err) end
   if #K().by_role(c.model.nodes, "worker") == 0 then
     -- a single node (kina runs one control plane) must also run workloads, and be a target of
@@ -328,13 +364,19 @@ local function steps_storage(c, ctx)
   c:exec(ctx.bootstrap, K().kubectl{ "apply", "-f", K().STORAGE_MANIFEST })
 end
 
+-- kubeadm join on one node: kind's argv (actions/kubeadmjoin/join.go); preflight is skipped in
+-- the config (skipPhases), a control plane's config carries controlPlane and its certificate key
+local function join_node(c, name)
+  local ok, err = pcall(c.exec, c, name, { "kubeadm", "join", "--config", kubeadm.CONFIG_PATH, "--v=6" })
+  if not ok then kubeadm_failure(c, name, "kubeadm join", err) end
+end
+
+local function steps_join_control_planes(c, ctx) ha.join_control_planes(c, ctx, join_node) end
+
 local function steps_join(c, ctx)
-  local workers = K().by_role(c.model.nodes, "worker")
-  c:each(workers, function(n)
-    -- kind's argv (actions/kubeadmjoin/join.go); preflight is skipped in the config (skipPhases)
-    local ok, err = pcall(c.exec, c, n.name, { "kubeadm", "join", "--config", kubeadm.CONFIG_PATH, "--v=6" })
-    if not ok then kubeadm_failure(c, n.name, "kubeadm join", err) end
-  end)
+  -- with several control planes the workers' joins began beside theirs
+  if ha.await_worker_joins(c, ctx) then return end
+  c:each(K().by_role(c.model.nodes, "worker"), function(n) join_node(c, n.name) end)
 end
 
 local function steps_wait(c, ctx)
@@ -383,12 +425,14 @@ function M.list()
     step("network", function(c) return ("Ensuring network %s 🌐"):format(c.model.network or "default") end, steps_network),
     step("provision", function(c) return "Preparing nodes " .. ("📦 "):rep(#c.model.nodes):gsub(" $", "") end, steps_provision),
     step("prepare", "Configuring nodes for Apple's runtime 🔧", steps_prepare),
+    step("loadbalancer", "Configuring the external load balancer ⚖️", steps_loadbalancer),
     step("config", "Writing configuration 📜", steps_config),
     step("kubeadm_init", "Starting control-plane 🕹️", steps_kubeadm_init),
     step("cni", "Installing CNI 🔌", steps_cni),
     step("storage", "Installing StorageClass 💾", steps_storage),
     -- addresses for Services of type LoadBalancer: kina.service_lb (off: --no-lb, loadBalancerServices: false)
     step("service_lb", "Installing LoadBalancer addresses ⚖️", function(c, ctx) require("kina.service_lb").install(c, ctx) end),
+    step("join_control_planes", "Joining more control-plane nodes 🎮", steps_join_control_planes),
     step("join", "Joining worker nodes 🚜", steps_join),
     step("wait", function(c) return ("Waiting ≤ %s for control-plane = Ready ⏳"):format(K().go_duration(c.wait)) end, steps_wait),
     step("kubeconfig", "Writing kubeconfig 🔑", steps_kubeconfig),
@@ -398,6 +442,7 @@ end
 -- Steps that do nothing for this cluster are not shown.
 function M.applicable(c, s)
   if s.name == "network" then return c.model.network ~= nil end
+  if s.name == "loadbalancer" or s.name == "join_control_planes" then return loadbalancer.wanted(c.model) end
   if s.name == "cni" then return not c.model.networking.disable_default_cni end
   if s.name == "join" then return #K().by_role(c.model.nodes, "worker") > 0 end
   if s.name == "wait" then return (c.wait or 0) > 0 end

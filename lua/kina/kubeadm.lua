@@ -107,7 +107,8 @@ end
 --- The documents for one node, unpatched.
 -- p = { cluster, node, role, bootstrap, k8s_version, node_ip, endpoint (host), cert_sans = {...},
 --       pod_subnet, service_subnet, kube_proxy_mode, feature_gates = {}, runtime_config = {},
---       node_labels = {}, provider = "apple" }
+--       node_labels = {}, provider = "apple", certificate_key (control planes of a cluster with
+--       several: kubeadm's key for the kubeadm-certs Secret, kina.ha) }
 function M.documents(p)
   local api = M.api_version(p.k8s_version)
   local beta4 = api:find("v1beta4", 1, true) ~= nil
@@ -158,6 +159,9 @@ function M.documents(p)
     nodeRegistration = registration(),
     skipPhases = init_skip,
   }
+  -- with --upload-certs, init encrypts the CAs into the kubeadm-certs Secret with this key
+  -- (v1beta3/v1beta4 InitConfiguration.certificateKey; copycerts.UploadCerts)
+  if p.certificate_key and p.bootstrap then init.certificateKey = p.certificate_key end
   local join = {
     apiVersion = api, kind = "JoinConfiguration", metadata = meta(),
     nodeRegistration = registration(),
@@ -166,6 +170,8 @@ function M.documents(p)
   }
   if p.role == "control-plane" and not p.bootstrap then
     join.controlPlane = { localAPIEndpoint = { advertiseAddress = p.node_ip, bindPort = 6443 } }
+    -- and join downloads them with it (JoinControlPlane.certificateKey; copycerts.DownloadCerts)
+    if p.certificate_key then join.controlPlane.certificateKey = p.certificate_key end
   end
   local kubelet = {
     apiVersion = "kubelet.config.k8s.io/v1beta1", kind = "KubeletConfiguration", metadata = meta(),

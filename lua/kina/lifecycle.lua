@@ -15,6 +15,9 @@
 --      running: a hostNetwork pod's /etc/hosts is the kubelet's copy of the node's, made when
 --      its container started (kubelet_pods.go ensureHostsFile), so theirs still names the old
 --      address; nodes that booted now start new pods with the new file anyway;
+--   3b. with several control planes, restart etcd on the control planes that booted, so that
+--      its Pod's copy of /etc/hosts has the new addresses of its peers (kina.ha); fail at once,
+--      saying why, when too few control planes run for etcd's quorum;
 --   4. wait (bounded) until every node is Ready and the `kubernetes` Service answers from every
 --      node (which needs that node's kube-proxy, and the CNI reaches the API server through it);
 --   5. write the kubeconfig again (the host may reach the API server at a new address).
@@ -26,6 +29,8 @@ local async = require "kina.async"
 local hosts = require "kina.hosts"
 local batch = require "kina.batch"
 local json = require "kina.json"
+local ha = require "kina.ha"
+local loadbalancer = require "kina.loadbalancer"
 
 local M = {}
 
@@ -52,10 +57,11 @@ function M.stop(c, opts)
   return nodes
 end
 
--- Control planes first (kind's bootstrap order), then by name.
+-- Control planes first (kind's bootstrap order), then the load balancer, then by name.
+local ORDER = { ["control-plane"] = 1, [loadbalancer.ROLE] = 2 }
 local function sorted(nodes)
   table.sort(nodes, function(a, b)
-    if a.role ~= b.role then return a.role == "control-plane" end
+    if a.role ~= b.role then return (ORDER[a.role] or 3) < (ORDER[b.role] or 3) end
     return a.name < b.name
   end)
   return nodes
@@ -85,6 +91,9 @@ end
 function M.problems(c, nodes, saved)
   local out = {}
   local cp = c:control_plane(nodes)
+  -- the load balancer is no Kubernetes node: it is tried by every kubectl through it
+  local all = nodes
+  nodes = c:kubernetes_nodes(nodes)
   -- the nodes' view from the API server and the Service from every node, all at once
   local probes = { { cp = true } }
   for _, n in ipairs(nodes) do probes[#probes + 1] = { node = n } end
@@ -95,8 +104,11 @@ function M.problems(c, nodes, saved)
   end)
   local conds, err = results[1][1], results[1][2]
   if not conds then
+    local lb = c:endpoint_node(all)
     out[#out + 1] = { node = cp.name, what = "the API server does not answer: " .. tostring(err):gsub("%s+$", ""),
-      hint = ("look at the control plane's log: container logs %s"):format(cp.name) }
+      hint = lb.role == loadbalancer.ROLE
+        and ("look at the load balancer's loop and the control planes' logs: container exec %s journalctl -u %s; container logs %s"):format(lb.name, loadbalancer.UNIT, cp.name)
+        or ("look at the control plane's log: container logs %s"):format(cp.name) }
     return out
   end
   for i, n in ipairs(nodes) do
@@ -191,6 +203,8 @@ function M.start(c, opts)
   -- starts only once the kubelet reaches the API server, so after this block is written.
   do
     local cp = c:control_plane(now)
+    -- kube-proxy's server is the endpoint: the load balancer with several control planes
+    local endpoint_role = c:endpoint_node(now).role
     local current = {}
     for _, n in ipairs(now) do current[n.name] = bare_ip(n.ip) end
     local stale = {}
@@ -198,7 +212,7 @@ function M.start(c, opts)
       local before = rewritten[n.name]
       if before and next(before) then
         for _, m in ipairs(now) do
-          if m.role == "control-plane" and before[m.name] and before[m.name] ~= current[m.name] then
+          if m.role == endpoint_role and before[m.name] and before[m.name] ~= current[m.name] then
             stale[#stale + 1] = n.name
             break
           end
@@ -212,6 +226,26 @@ function M.start(c, opts)
           "--field-selector", "spec.nodeName=" .. name })
       end)
       report.repairs[#report.repairs + 1] = ("kube-proxy: pods recreated on %s, which kept running while the control plane moved"):format(table.concat(stale, ", "))
+    end
+  end
+  -- 3b. several control planes: etcd's quorum, and etcd's own copy of /etc/hosts
+  if #c:kubernetes_nodes(now) ~= #now then
+    -- the control planes create made (the load balancer's backends), also those now gone
+    local lb = c:endpoint_node(now)
+    local problem = ha.quorum_problem(now, (saved[lb.name] or {}).backends)
+    if problem then
+      c.fail(("cluster %q cannot start: %s"):format(c.name, problem),
+        "start the stopped control planes (kina start starts every node it finds; a deleted control plane cannot come back: recreate the cluster)")
+    end
+    local booted = {}
+    for _, name in ipairs(fresh) do
+      for _, n in ipairs(now) do if n.name == name and n.role == "control-plane" then booted[#booted + 1] = name end end
+    end
+    if #booted > 0 then
+      local restarted = ha.refresh_etcd(c, booted)
+      if #restarted > 0 then
+        report.repairs[#report.repairs + 1] = ("etcd: restarted on %s, so that it finds its peers at their new addresses"):format(table.concat(restarted, ", "))
+      end
     end
   end
   -- 4. healthy, within the wait

@@ -180,10 +180,7 @@ WantedBy=multi-user.target
 --- The batch that installs and starts the controller on a control plane.
 function M.install_batch()
   local b = batch.new()
-  b:write(M.SCRIPT_PATH, M.SCRIPT)
-  b:run{ "chmod", "0755", M.SCRIPT_PATH }
-  b:write(M.UNIT_PATH, M.UNIT_TEXT)
-  b:run{ "systemctl", "enable", "--now", M.UNIT }
+  b:install_unit(M.SCRIPT_PATH, M.SCRIPT, M.UNIT_PATH, M.UNIT_TEXT)
   return b
 end
 

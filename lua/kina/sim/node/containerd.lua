@@ -808,13 +808,78 @@ function C.crictl(n, argv)
       '        "inodesUsed": {', '          "value": "' .. inodes .. '"', "        }",
       "      }", "    ],", '    "containerFilesystems": []', "  }", "}", "" }, "\n"))
     return 0
-  elseif verb == "ps" or verb == "pods" then
-    n:out(verb == "ps" and "CONTAINER           IMAGE               CREATED             STATE               NAME                ATTEMPT             POD ID              POD\n"
-      or "POD ID              CREATED             STATE               NAME                NAMESPACE           ATTEMPT             RUNTIME\n")
+  elseif verb == "ps" then
+    -- the control plane's static Pods, which the kubelet runs from /etc/kubernetes/manifests
+    -- (other Pods are not modelled); `--name` is a regular expression, of which only a literal
+    -- with ^ and $ is understood here
+    local quiet, pattern = false, nil
+    for k, a in ipairs(args) do
+      if a == "-q" or a == "--quiet" then quiet = true end
+      if a == "--name" then pattern = args[k + 1] end
+      pattern = a:match("^%-%-name=(.*)$") or pattern
+    end
+    local function matches(name)
+      if not pattern then return true end
+      local lit = pattern:gsub("^%^", ""):gsub("%$$", "")
+      if pattern:sub(1, 1) == "^" and pattern:sub(-1) == "$" then return name == lit end
+      if pattern:sub(1, 1) == "^" then return name:sub(1, #lit) == lit end
+      if pattern:sub(-1) == "$" then return name:sub(-#lit) == lit end
+      return name:find(lit, 1, true) ~= nil
+    end
+    if not quiet then n:out("CONTAINER           IMAGE               CREATED             STATE               NAME                ATTEMPT             POD ID              POD\n") end
+    for _, c in ipairs(C.static_containers(n)) do
+      if matches(c.name) then
+        if quiet then n:out(c.id .. "\n")
+        else n:out(("%-19s %-19s %-19s %-19s %-19s %-19d %-19s %s\n"):format(c.id:sub(1, 13), c.image_id, "About a minute ago", "Running", c.name, c.attempt, c.pod_id, c.name .. "-" .. n:hostname())) end
+      end
+    end
+    return 0
+  elseif verb == "stop" then
+    -- the kubelet starts a stopped static Pod container again (restartPolicy Always), with a
+    -- fresh copy of the node's /etc/hosts for host-network Pods (kubelet_pods.go ensureHostsFile)
+    local by_id = {}
+    for _, c in ipairs(C.static_containers(n)) do by_id[c.id] = c end
+    for _, id in ipairs(args) do
+      if id:sub(1, 1) ~= "-" then
+        local c = by_id[id]
+        if not c then
+          n:err('time="' .. os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(n:now())) .. '" level=fatal msg="stopping the container \\"' .. id .. '\\": rpc error: code = NotFound desc = an error occurred when try to find container \\"' .. id .. '\\": not found"\n')
+          return 1
+        end
+        local rt = n:runtime()
+        rt.restarts = rt.restarts or {}
+        rt.restarts[c.name] = (rt.restarts[c.name] or 0) + 1
+        if c.name == "etcd" then rt.etcd_hosts = n:read("/etc/hosts") or "" end
+        n:save_runtime()
+        n:out(id .. "\n")
+      end
+    end
+    return 0
+  elseif verb == "pods" then
+    n:out("POD ID              CREATED             STATE               NAME                NAMESPACE           ATTEMPT             RUNTIME\n")
     return 0
   end
   n:err('time="' .. os.date("!%Y-%m-%dT%H:%M:%SZ", math.floor(n:now())) .. '" level=fatal msg="command \\"' .. verb .. '\\" not found"\n')
   return 1
+end
+
+--- The static Pod containers the kubelet runs on node `n` now: one per manifest in
+-- /etc/kubernetes/manifests while the kubelet is active; IDs change with every (re)start.
+function C.static_containers(n)
+  local out = {}
+  if n:service_state("kubelet") ~= "active" then return out end
+  local rt = n:runtime()
+  for _, f in ipairs(rootfs.list(n.root, "/etc/kubernetes/manifests") or {}) do
+    local name = f:match("^(.+)%.yaml$")
+    if name then
+      local attempt = (rt.restarts or {})[name] or 0
+      local seed = n.rec.id .. "/" .. tostring(n.rec.started or "") .. "/" .. name .. "/" .. attempt
+      out[#out + 1] = { name = name, attempt = attempt, id = digest.sha256("container " .. seed),
+        pod_id = digest.sha256("pod " .. n.rec.id .. name):sub(1, 13), image_id = digest.sha256("image " .. name):sub(1, 13) }
+    end
+  end
+  table.sort(out, function(a, b) return a.name < b.name end)
+  return out
 end
 
 ---------------------------------------------------------------------------------------------

@@ -255,6 +255,12 @@ function E.boot(n)
   end
   rt.console = { lines = console, systemd = not fatal }
   rt.kubelet_at_boot = kubelet
+  -- the kubelet starts the static Pods at boot, etcd among them, whose /etc/hosts is a copy of
+  -- the node's as Apple's runtime has just written it (kubelet_pods.go ensureHostsFile;
+  -- kina.sim.node.etcd)
+  if kubelet and not fatal and rootfs.is_file(root, "/etc/kubernetes/manifests/etcd.yaml") then
+    rt.etcd_hosts = rootfs.read(root, "/etc/hosts") or ""
+  end
   rt.boot_failed = fatal or nil
 end
 

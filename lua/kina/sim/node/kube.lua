@@ -14,6 +14,7 @@ local services = require("kina.sim.node.services")
 
 local K = {}
 local write_kubelet_flags -- below, with kubeadm
+local join_control_plane -- below, with kubeadm join
 
 local STACK_HINT = "To see the stack trace of this error execute with --v=5 or higher\n"
 local TOKEN_RE = "^[a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9][a-z0-9]%.[a-z0-9]+$"
@@ -216,6 +217,9 @@ local function save_cluster(rec, cl)
   return rootfs.save_json(rec.rootfs, rootfs.STATE_DIR .. "/cluster.json", cl)
 end
 
+local apiserver_lb = require "kina.sim.node.apiserver_lb"
+local etcd = require "kina.sim.node.etcd"
+
 local function with_lock(n, name, fn)
   local lock = n.ctx.lock and n.ctx.lock(name)
   local ok, a, b = pcall(fn)
@@ -235,10 +239,36 @@ local function running_in(ctx, from, rec)
   return true
 end
 
+-- The record whose rootfs keeps the cluster's data (cluster.json) for a control plane `rec`:
+-- itself (the bootstrap control plane), or the one its join connected to.
+local function holder_of(ctx, rec)
+  if not rec.rootfs then return nil end
+  if rootfs.is_file(rec.rootfs, rootfs.STATE_DIR .. "/cluster.json") then return rec end
+  local member = rootfs.load_json(rec.rootfs, rootfs.STATE_DIR .. "/member.json")
+  if type(member) ~= "table" or member.role ~= "control-plane" or not member.control_plane then return nil end
+  for _, c in ipairs(ctx.containers and ctx.containers() or {}) do
+    if c.id == member.control_plane then return c end
+  end
+end
+
+-- Go's error when control plane `rec`'s serving certificate (its own, apiserver.json; else the
+-- cluster's) does not name `host`; nil when it does.
+local function certificate_problem(rec, cl, host)
+  local state = rootfs.load_json(rec.rootfs, rootfs.STATE_DIR .. "/apiserver.json")
+  local sans = type(state) == "table" and state.sans or cl.sans or {}
+  for _, s in ipairs(sans) do if s == host then return nil end end
+  local ips = {}
+  for _, s in ipairs(sans) do if s:match("^[%d%.]+$") then ips[#ips + 1] = s end end
+  return "tls: failed to verify certificate: x509: certificate is valid for " .. table.concat(ips, ", ") .. ", not " .. host
+end
+
 --- Connect to the API server at `server` (https://host:port) from container `from` whose
--- /etc/hosts reads `hosts`: the control-plane record and its cluster, or nil + a dial error in
--- Go's words.
-local function connect_from(ctx, from, hosts, server)
+-- /etc/hosts reads `hosts`: the record keeping the cluster (holder_of), its cluster, and the
+-- control plane that serves; or nil + a dial error in Go's words (+ "etcd" when the API
+-- server answers but etcd has no quorum). opts.insecure: the certificate is not checked
+-- (curl -k, the load balancer's health check).
+local function connect_from(ctx, from, hosts, server, opts)
+  local insecure = opts and opts.insecure
   local host, port = split_endpoint(server)
   local target, how = resolve_from(ctx, from, hosts, host)
   local addr = host .. ":" .. port
@@ -252,29 +282,47 @@ local function connect_from(ctx, from, hosts, server)
     return nil, "dial tcp " .. addr .. ": connect: no route to host"
   end
   if not running_in(ctx, from, target) then return nil, "dial tcp " .. addr .. ": connect: no route to host" end
-  local cl = target.rootfs and cluster_of(target)
-  if not cl or not cl.initialized_at or port ~= 6443 then
+  local serving = target
+  if port == 6443 and apiserver_lb.serving(ctx, target) then
+    -- kina's load balancer: the connection goes on to a healthy control plane (the client's
+    -- TLS session is with that control plane's API server)
+    local backend_hosts = rootfs.read(target.rootfs, "/etc/hosts") or ""
+    local holder, cl, backend = apiserver_lb.forward(target, function(ip)
+      return connect_from(ctx, target, backend_hosts, "https://" .. ip .. ":6443", { insecure = true })
+    end)
+    if not holder then return nil, "dial tcp " .. addr .. ": connect: connection refused" end
+    serving = backend
+    if not insecure then
+      local bad = certificate_problem(serving, cl, host)
+      if bad then return nil, bad end
+    end
+    return holder, cl, serving
+  end
+  local holder = holder_of(ctx, target)
+  local cl = holder and cluster_of(holder)
+  if not cl or not cl.initialized_at or port ~= 6443
+      or not rootfs.is_file(target.rootfs, "/etc/kubernetes/manifests/kube-apiserver.yaml") then
     return nil, "dial tcp " .. addr .. ": connect: connection refused"
   end
   -- etcd listens on the addresses of its static Pod manifest (kubeadm phases/etcd/local.go
   -- getEtcdCommand): with an address the VM no longer has it cannot bind, kube-apiserver
   -- cannot reach it and never serves, so the port refuses connections. kind's entrypoint
   -- rewrites the manifests at boot (enable_network_magic), which is what keeps this working.
-  local etcd = rootfs.read(target.rootfs, "/etc/kubernetes/manifests/etcd.yaml")
-  local listen = etcd and etcd:match("%-%-listen%-client%-urls=https://127%.0%.0%.1:2379,https://([%d%.]+):2379")
+  local etcd_manifest = rootfs.read(target.rootfs, "/etc/kubernetes/manifests/etcd.yaml")
+  local listen = etcd_manifest and etcd_manifest:match("%-%-listen%-client%-urls=https://127%.0%.0%.1:2379,https://([%d%.]+):2379")
   if listen and listen ~= target.ip then
     return nil, "dial tcp " .. addr .. ": connect: connection refused"
   end
   -- kube-apiserver binds 0.0.0.0:6443, so a node that changed IP still answers on the new
-  -- one, but its serving certificate only names the old one
-  local sans_ok = false
-  for _, s in ipairs(cl.sans or {}) do if s == host then sans_ok = true end end
-  if not sans_ok then
-    local ips = {}
-    for _, s in ipairs(cl.sans or {}) do if s:match("^[%d%.]+$") then ips[#ips + 1] = s end end
-    return nil, "tls: failed to verify certificate: x509: certificate is valid for " .. table.concat(ips, ", ") .. ", not " .. host
+  -- one, but its serving certificate only names what it named when it was made
+  if not insecure then
+    local bad = certificate_problem(target, cl, host)
+    if bad then return nil, bad end
   end
-  return target, cl
+  -- several control planes: the API server answers, but without etcd's quorum it serves
+  -- nothing (and /healthz fails, so the load balancer leaves it out)
+  if not etcd.quorum(ctx, cl, target) then return nil, "etcdserver: request timed out", "etcd" end
+  return holder, cl, serving
 end
 K.connect_from = connect_from
 
@@ -438,6 +486,10 @@ write_kubelet_flags = function(n, node_reg)
   rootfs.write(n.root, "/var/lib/kubelet/kubeadm-flags.env", "KUBELET_KUBEADM_ARGS=\"" .. table.concat(parts, " ") .. "\"\n")
 end
 
+-- What `--upload-certs` puts in the kubeadm-certs Secret (copycerts.certsToTransfer, stacked etcd).
+local UPLOADED_CERTS = { "ca.crt", "ca.key", "front-proxy-ca.crt", "front-proxy-ca.key", "sa.pub", "sa.key",
+  "etcd/ca.crt", "etcd/ca.key" }
+
 local function kubeadm_init(n, argv, start)
   local flags = parse_flags(argv, start, { config = true, ["skip-phases"] = true, ["ignore-preflight-errors"] = true,
     ["pod-network-cidr"] = true, ["apiserver-advertise-address"] = true, ["apiserver-cert-extra-sans"] = true,
@@ -565,6 +617,24 @@ local function kubeadm_init(n, argv, start)
   n:out("[wait-control-plane] Waiting for the kubelet to boot up the control plane as static Pods from directory \"/etc/kubernetes/manifests\"\n")
   n:out("[kubelet-check] The kubelet is healthy after 501.2ms\n[api-check] The API server is healthy after 2.5s\n")
   n:out("[upload-config] Storing the configuration used in ConfigMap \"kubeadm-config\" in the \"kube-system\" Namespace\n")
+  -- phase upload-certs (--upload-certs): the CAs and keys other control planes need, encrypted
+  -- with the certificate key into Secret kube-system/kubeadm-certs, which lives 2 hours
+  -- (copycerts.UploadCerts, constants.DefaultCertTokenDuration); without a key in the config
+  -- kubeadm makes one (32 random bytes, hex) and prints it
+  local certs_secret
+  if flags["upload-certs"] then
+    local key = init.certificateKey
+    if key ~= nil and (type(key) ~= "string" or not key:match("^%x+$") or #key % 2 ~= 0) then
+      n:err("error execution phase upload-certs: error uploading certs: error decoding certificate key: encoding/hex: invalid byte\n" .. STACK_HINT)
+      return 1
+    end
+    key = key or digest.sha256("certificate key " .. n.rec.id .. "/" .. tostring(n:now()))
+    local files = {}
+    for _, f in ipairs(UPLOADED_CERTS) do files[f] = n:read("/etc/kubernetes/pki/" .. f) end
+    certs_secret = { key = key, expires = n:now() + 7200, files = files }
+    n:out("[upload-certs] Storing the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace\n")
+    n:out("[upload-certs] Using certificate key:\n" .. key .. "\n")
+  end
   n:out("[mark-control-plane] Marking the node " .. node_name .. " as control-plane by adding the labels: [node-role.kubernetes.io/control-plane node.kubernetes.io/exclude-from-external-load-balancers]\n")
   n:out("[mark-control-plane] Marking the node " .. node_name .. " as control-plane by adding the taints [node-role.kubernetes.io/control-plane:NoSchedule]\n")
   if not flags["skip-token-print"] then n:out("[bootstrap-token] Using token: " .. token .. "\n") end
@@ -586,13 +656,82 @@ local function kubeadm_init(n, argv, start)
       taints = { "node-role.kubernetes.io/control-plane:NoSchedule" },
       labels = { ["node-role.kubernetes.io/control-plane"] = "", ["node.kubernetes.io/exclude-from-external-load-balancers"] = "" } } },
   }
+  -- etcd: this node is the first member, by its advertise address (kina.sim.node.etcd)
+  cl.etcd = { cluster_id = etcd.member_id("cluster " .. n.rec.id .. "/" .. tostring(now)),
+    members = { etcd.new_member(node_name, advertise, n.rec.id) } }
+  cl.extra_sans = split_list(api.certSANs or flags["apiserver-cert-extra-sans"])
+  cl.certs_secret = certs_secret
   with_lock(n, "cluster-" .. n.rec.id, function() save_cluster(n.rec, cl) end)
   n:save_state("member", { control_plane = n.rec.id, name = node_name, role = "control-plane" })
+  n:save_state("apiserver", { sans = sans })
+  -- etcd's Pod starts now, with a copy of the node's /etc/hosts (kina.sim.node.etcd)
+  n:runtime().etcd_hosts = n:read("/etc/hosts") or ""
   n:out("Your Kubernetes control-plane has initialized successfully!\n\nTo start using your cluster, you need to run the following as a regular user:\n\n")
   n:out("  mkdir -p $HOME/.kube\n  sudo cp -i /etc/kubernetes/admin.conf $HOME/.kube/config\n  sudo chown $(id -u):$(id -g) $HOME/.kube/config\n\n")
   n:out("You should now deploy a pod network to the cluster.\nRun \"kubectl apply -f [podnetwork].yaml\" with one of the options listed at:\n  https://kubernetes.io/docs/concepts/cluster-administration/addons/\n\n")
   n:out("Then you can join any number of worker nodes by running the following on each as root:\n\n")
   n:out("kubeadm join " .. server_host_port .. " --token " .. (flags["skip-token-print"] and "<value withheld>" or token) .. " \\\n\t--discovery-token-ca-cert-hash " .. cl.ca_hash .. " \n")
+  return 0
+end
+
+-- The static Pod manifest of a control-plane component, with the flags that carry the node's
+-- address (etcd: phases/etcd/local.go getEtcdCommand; kube-apiserver: phases/controlplane).
+local function control_plane_manifest(name, k8s, flags)
+  local command = "    command:\n    - " .. name .. "\n"
+  for _, f in ipairs(flags) do command = command .. "    - " .. f .. "\n" end
+  return "apiVersion: v1\nkind: Pod\nmetadata:\n  name: " .. name .. "\n  namespace: kube-system\nspec:\n  hostNetwork: true\n  containers:\n  - name: "
+    .. name .. "\n    image: registry.k8s.io/" .. name .. ":" .. k8s .. "\n" .. command
+end
+
+-- A control plane joining (under the cluster's lock, `cl` fresh): its certificates (the
+-- serving one names the node, its address, the init's certSANs and the endpoint: certs
+-- GetAPIServerAltNames), its static Pods, and its etcd member — added as a learner by its
+-- advertise address, started with the members so far as --initial-cluster, promoted once it
+-- is in sync (phases/etcd/local.go CreateStackedEtcdStaticPodManifestFile). 0 or an exit code.
+join_control_plane = function(n, cl, node_name, advertise, seed)
+  rootfs.mkdir_p(n.root, "/etc/kubernetes/pki/etcd")
+  for _, f in ipairs({ "apiserver", "apiserver-kubelet-client", "front-proxy-client", "etcd/server", "etcd/peer",
+    "etcd/healthcheck-client", "apiserver-etcd-client" }) do
+    rootfs.write(n.root, "/etc/kubernetes/pki/" .. f .. ".crt", pem("CERTIFICATE", seed .. "/" .. f .. ".crt", 790))
+    rootfs.write(n.root, "/etc/kubernetes/pki/" .. f .. ".key", pem("RSA PRIVATE KEY", seed .. "/" .. f .. ".key", 1190))
+  end
+  local sans = { "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local", node_name,
+    cl.service_vip or "10.96.0.1", advertise }
+  for _, x in ipairs(cl.extra_sans or {}) do sans[#sans + 1] = x end
+  if cl.endpoint then sans[#sans + 1] = (split_endpoint(cl.endpoint)) end
+  n:save_state("apiserver", { sans = sans })
+  local k8s = cl.k8s or n:k8s_version()
+  cl.etcd = cl.etcd or { cluster_id = etcd.member_id("cluster"), members = {} }
+  local member = etcd.new_member(node_name, advertise, n.rec.id, true)
+  cl.etcd.members[#cl.etcd.members + 1] = member
+  n:out("[etcd] Announced new etcd member joining to the existing etcd cluster\n")
+  local initial = {}
+  for _, m in ipairs(cl.etcd.members) do initial[#initial + 1] = m.name .. "=" .. table.concat(m.peer_urls, ",") end
+  rootfs.mkdir_p(n.root, "/etc/kubernetes/manifests")
+  n:out("[etcd] Creating static Pod manifest for \"etcd\"\n")
+  rootfs.write(n.root, "/etc/kubernetes/manifests/etcd.yaml", control_plane_manifest("etcd", k8s, {
+    "--advertise-client-urls=https://" .. advertise .. ":2379", "--data-dir=/var/lib/etcd",
+    "--initial-advertise-peer-urls=https://" .. advertise .. ":2380", "--initial-cluster=" .. table.concat(initial, ","),
+    "--initial-cluster-state=existing", "--listen-client-urls=https://127.0.0.1:2379,https://" .. advertise .. ":2379",
+    "--listen-metrics-urls=http://127.0.0.1:2381", "--listen-peer-urls=https://" .. advertise .. ":2380", "--name=" .. node_name }))
+  for _, c in ipairs({ "kube-apiserver", "kube-controller-manager", "kube-scheduler" }) do
+    rootfs.write(n.root, "/etc/kubernetes/manifests/" .. c .. ".yaml", control_plane_manifest(c, k8s,
+      c == "kube-apiserver" and { "--advertise-address=" .. advertise, "--etcd-servers=https://127.0.0.1:2379" } or {}))
+  end
+  n:runtime().services.kubelet = "active"
+  -- etcd's Pod starts now, with a copy of the node's /etc/hosts
+  n:runtime().etcd_hosts = n:read("/etc/hosts") or ""
+  n:save_runtime()
+  member.learner = false
+  local ok = etcd.quorum(n.ctx, cl, n.rec)
+  if not ok then
+    -- MemberPromote refuses a learner that has not caught up with the leader (etcd's
+    -- ErrLearnerNotReady); kubeadm gives up after its retries
+    n:err("error execution phase control-plane-join/etcd: error creating local etcd static pod manifest file: etcdserver: can only promote a learner member which is in sync with leader\n" .. STACK_HINT)
+    member.learner = true
+    return 1
+  end
+  n:out("[etcd] Waiting for the new etcd member to join the cluster. This can take up to 40s\n")
   return 0
 end
 
@@ -607,7 +746,7 @@ local function kubeadm_join(n, argv, start)
     if not known[k] then n:err("unknown flag: --" .. k .. "\n" .. STACK_HINT); return 1 end
   end
   local endpoint, token, hashes, unsafe, control_plane, node_name, skip, ignore
-  local join_registration
+  local join_registration, certificate_key, advertise
   if flags.config then
     local docs, err = load_config(n, flags.config)
     if not docs then n:err(err .. "\n" .. STACK_HINT); return 1 end
@@ -618,6 +757,11 @@ local function kubeadm_join(n, argv, start)
     local bt = type(jc.discovery) == "table" and type(jc.discovery.bootstrapToken) == "table" and jc.discovery.bootstrapToken or {}
     endpoint, token, hashes, unsafe = bt.apiServerEndpoint, bt.token, split_list(bt.caCertHashes), bt.unsafeSkipCAVerification == true
     control_plane = jc.controlPlane ~= nil and jc.controlPlane ~= lyaml.null
+    if control_plane and type(jc.controlPlane) == "table" then
+      certificate_key = jc.controlPlane.certificateKey
+      local lae = jc.controlPlane.localAPIEndpoint
+      advertise = type(lae) == "table" and lae.advertiseAddress or nil
+    end
     node_name = type(jc.nodeRegistration) == "table" and jc.nodeRegistration.name or nil
     join_registration = jc.nodeRegistration
     skip = split_list(jc.skipPhases)
@@ -628,6 +772,7 @@ local function kubeadm_join(n, argv, start)
     unsafe = flags["discovery-token-unsafe-skip-ca-verification"] == true
     control_plane = flags["control-plane"] == true
     node_name = flags["node-name"]
+    advertise = flags["apiserver-advertise-address"]
     skip = split_list(flags["skip-phases"])
     ignore = split_list(flags["ignore-preflight-errors"])
   end
@@ -643,6 +788,8 @@ local function kubeadm_join(n, argv, start)
     return 1
   end
   node_name = node_name or n:hostname()
+  certificate_key = flags["certificate-key"] or certificate_key
+  advertise = advertise or n.rec.ip
   local skipped = {}
   for _, p in ipairs(skip or {}) do skipped[p] = true end
   if not skipped.preflight then
@@ -697,6 +844,28 @@ local function kubeadm_join(n, argv, start)
       end
     end
     local ca = rootfs.read(cp.rootfs, "/etc/kubernetes/pki/ca.crt")
+    if control_plane and certificate_key then
+      -- phase control-plane-prepare/download-certs (copycerts.DownloadCerts)
+      local phase_dl = "error execution phase control-plane-prepare/download-certs: error downloading certs: "
+      n:out("[download-certs] Downloading the certificates in Secret \"kubeadm-certs\" in the \"kube-system\" Namespace\n")
+      if type(certificate_key) ~= "string" or not certificate_key:match("^%x+$") or #certificate_key % 2 ~= 0 then
+        n:err(phase_dl .. "error decoding certificate key: encoding/hex: invalid byte\n" .. STACK_HINT); return 1
+      end
+      local secret = cl.certs_secret
+      if not secret or secret.expires < n:now() then
+        n:err(phase_dl .. "error downloading the secret: Secret \"kubeadm-certs\" was not found in the \"kube-system\" Namespace. This Secret might have expired. Please, run `kubeadm init phase upload-certs --upload-certs` on a control plane to generate a new one\n" .. STACK_HINT)
+        return 1
+      end
+      if secret.key ~= certificate_key then
+        -- AES-GCM with another key fails to authenticate (cryptoutil.DecryptBytes)
+        n:err(phase_dl .. "error decoding secret data with provided key: cipher: message authentication failed\n" .. STACK_HINT)
+        return 1
+      end
+      rootfs.mkdir_p(n.root, "/etc/kubernetes/pki/etcd")
+      for f, content in pairs(secret.files or {}) do
+        if content then rootfs.write(n.root, "/etc/kubernetes/pki/" .. f, content) end
+      end
+    end
     if control_plane then
       local mine = n:read("/etc/kubernetes/pki/ca.crt")
       if mine ~= ca or not rootfs.is_file(n.root, "/etc/kubernetes/pki/ca.key") then
@@ -712,8 +881,8 @@ local function kubeadm_join(n, argv, start)
     if control_plane then
       local admin = rootfs.read(cp.rootfs, "/etc/kubernetes/admin.conf")
       if admin then rootfs.write(n.root, "/etc/kubernetes/admin.conf", admin) end
-      rootfs.mkdir_p(n.root, "/etc/kubernetes/manifests")
-      rootfs.write(n.root, "/etc/kubernetes/manifests/kube-apiserver.yaml", "apiVersion: v1\nkind: Pod\nmetadata:\n  name: kube-apiserver\n")
+      local code = join_control_plane(n, cl, node_name, advertise, seed)
+      if code ~= 0 then return code end
     end
     rootfs.mkdir_p(n.root, "/var/lib/kubelet")
     rootfs.write(n.root, "/var/lib/kubelet/config.yaml", "apiVersion: kubelet.config.k8s.io/v1beta1\nkind: KubeletConfiguration\ncgroupDriver: systemd\n")
@@ -770,8 +939,10 @@ local function kubeadm(n, argv)
           node_name, "10.96.0.1", advertise }
         for _, x in ipairs(extra) do sans[#sans + 1] = x end
         if endpoint then sans[#sans + 1] = (split_endpoint(endpoint)) end
+        -- this node's serving certificate (every control plane has its own)
+        n:save_state("apiserver", { sans = sans })
         if cl then
-          -- the cluster this node serves (a joined control plane's certificate is its own)
+          -- the bootstrap control plane: the cluster's record of it too
           with_lock(n, "cluster-" .. n.rec.id, function()
             cl = cluster_of(n.rec)
             cl.sans, cl.advertise = sans, advertise
@@ -947,9 +1118,10 @@ local function kube_proxy_reaches(n, cl, node)
     rt.kube_proxy_hosts = rootfs.read(rec.rootfs, "/etc/hosts") or ""
     view:save_runtime()
   end
-  local cp, err = connect_from(n.ctx, rec, rt.kube_proxy_hosts, cl.kube_proxy_server or ("https://" .. cl.endpoint))
+  local cp, err, serving = connect_from(n.ctx, rec, rt.kube_proxy_hosts, cl.kube_proxy_server or ("https://" .. cl.endpoint))
   if not cp then return false, err end
-  return true, nil, cp
+  -- the API server it reached (with several control planes, one behind the load balancer)
+  return true, nil, serving
 end
 K.kube_proxy_reaches = kube_proxy_reaches
 
@@ -1106,6 +1278,7 @@ local function kubectl(n, argv)
   -- global flags anywhere
   local args, kubeconfig_path, namespace, all_ns, output, selector, all, timeout, filename, for_cond = {}, nil, nil, false, nil, nil, false, nil, nil, nil
   local field_selector, no_headers, subresource, patch_type, patch_text
+  local command -- after "--" (kubectl exec)
   local i = 2
   local function value_of(a, name)
     if a == "--" .. name then i = i + 1; return argv[i] end
@@ -1114,6 +1287,10 @@ local function kubectl(n, argv)
   while i <= #argv do
     local a = argv[i]
     local v
+    if a == "--" then
+      command = table.move(argv, i + 1, #argv, 1, {})
+      break
+    end
     v = value_of(a, "kubeconfig"); if v then kubeconfig_path = v; goto next end
     v = value_of(a, "namespace"); if v then namespace = v; goto next end
     v = value_of(a, "output"); if v then output = v; goto next end
@@ -1158,10 +1335,11 @@ local function kubectl(n, argv)
   if not server then
     n:err("The connection to the server localhost:8080 was refused - did you specify the right host or port?\n"); return 1
   end
-  local cp, cl = connect(n, server)
+  local cp, cl, why = connect(n, server)
   if not cp then
     local host = split_endpoint(server)
-    if cl:match("^tls:") then n:err("Unable to connect to the server: " .. cl .. "\n")
+    if why == "etcd" then n:err("Error from server: " .. cl .. "\n")
+    elseif cl:match("^tls:") then n:err("Unable to connect to the server: " .. cl .. "\n")
     elseif cl:match("connection refused") then n:err("The connection to the server " .. server:gsub("^https://", "") .. " was refused - did you specify the right host or port?\n")
     else n:err("Unable to connect to the server: " .. cl .. "\n") end
     local _ = host
@@ -1575,6 +1753,28 @@ local function kubectl(n, argv)
     end)
     for _, p in ipairs(matched) do n:out("pod \"" .. p.name .. "\" deleted\n") end
     return 0
+  elseif verb == "exec" then
+    -- into a static Pod's container: only etcd's, for etcdctl (kina.ha); through the API
+    -- server to the kubelet of the Pod's node
+    local pod = args[2]
+    local node_name = pod and pod:match("^etcd%-(.+)$")
+    local target
+    if node_name and (namespace or "default") == "kube-system" then
+      for _, node in ipairs(cl.nodes or {}) do
+        if node.name == node_name and node.role == "control-plane" then target = node end
+      end
+    end
+    if not target then n:err('Error from server (NotFound): pods "' .. tostring(pod) .. '" not found\n'); return 1 end
+    local posting, _, rec = kubelet_posting(n, target)
+    if not posting or not rec then
+      n:err("Error from server: error dialing backend: dial tcp " .. tostring(target.ip) .. ":10250: connect: no route to host\n"); return 1
+    end
+    if not command or #command == 0 then n:err("error: you must specify at least one command for the container\n"); return 1 end
+    if command[1] ~= "etcdctl" then
+      n:err('error: Internal error occurred: error executing command in container: failed to exec in container: failed to start exec: OCI runtime exec failed: exec failed: unable to start container process: exec: "' .. command[1] .. '": executable file not found in $PATH: unknown\n')
+      return 1
+    end
+    return etcd.etcdctl(n, cl, rec, command, update)
   elseif verb == "cluster-info" then
     n:out("Kubernetes control plane is running at " .. server .. "\nCoreDNS is running at " .. server .. "/api/v1/namespaces/kube-system/services/kube-dns:dns/proxy\n\n")
     n:out("To further debug and diagnose cluster problems, use 'kubectl cluster-info dump'.\n")

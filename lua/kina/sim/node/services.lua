@@ -151,13 +151,20 @@ function S.serving(cl, ip, port, protocol)
   return nil
 end
 
--- systemd, for the units kina writes (kina.service_lb): `systemctl enable [--now]` links the
--- unit into the target of its [Install] WantedBy= (systemctl's words on stderr), `start`,
--- `stop`, `is-active`, `is-enabled`; an enabled unit runs after every boot. Other units go to
--- the simulator's systemctl (kina.sim.node.runtime).
-S.KINA_UNITS = { ["kina-lb"] = true }
+-- systemd, for the units kina writes (kina.service_lb, kina.loadbalancer): `systemctl enable
+-- [--now]` links the unit into the target of its [Install] WantedBy= (systemctl's words on
+-- stderr), `start`, `stop`, `is-active`, `is-enabled`; an enabled unit runs after every boot.
+-- Other units go to the simulator's systemctl (kina.sim.node.runtime).
+S.KINA_UNITS = { ["kina-lb"] = true, ["kina-apiserver-lb"] = true }
 
 local function wants_path(unit) return "/etc/systemd/system/multi-user.target.wants/" .. unit .. ".service" end
+
+--- Is kina's unit `u` active on node view `n`: started in this boot, or enabled and booted.
+function S.unit_active(n, u)
+  local s = n:runtime().services[u]
+  if s then return s == "active" end
+  return n:booted() and rootfs.is_file(n.root, wants_path(u)) or false
+end
 
 function S.install(commands)
   local builtin = commands.systemctl
