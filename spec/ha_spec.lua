@@ -203,6 +203,25 @@ describe("a cluster with several control planes, once made", function()
     end)
   end)
 
+  it("loses the API with the load balancer, and kina start moves every node to its new address", function()
+    with_cluster(function(w, names)
+      local lb = cluster .. "-external-load-balancer"
+      local before = ips(w, cluster)
+      ok(w.sim{ "stop", lb })
+      local r = kubectl_via_lb(w, cluster .. "-worker", "get", "nodes")
+      assert.are_not.equal(0, r.code)
+      assert.truthy(r.stderr:find("no route to host", 1, true), r.stderr)
+      -- something else takes the load balancer's old address first
+      ok(w.sim{ "run", "-d", "--rm", "--name", "squatter", "alpine", "sleep", "1000" })
+      r = ok(w.kina{ "start", "cluster", "--name", cluster, "--wait", "60s" }, "start")
+      local after = ips(w, cluster)
+      assert.are_not.equal(before[lb], after[lb])
+      -- kube-proxy on the nodes that kept running still had the old address in its copy
+      assert.truthy(r.stderr:find("kube-proxy: pods recreated on", 1, true), r.stderr)
+      assert_healthy(w, cluster, names, cluster .. "-worker")
+    end)
+  end)
+
   local PATHS = {
     { "kina stop cluster", function(w) ok(w.kina{ "stop", "cluster", "--name", cluster }, "kina stop") end },
     { "a runtime restart, other containers first", function(w, before)

@@ -175,6 +175,9 @@ local VARIANTS = {
   { name = "ipvs", feature_gates = {}, runtime_config = {}, node_labels = {}, kube_proxy_mode = "ipvs" },
   { name = "nftables", feature_gates = {}, runtime_config = {}, node_labels = {}, kube_proxy_mode = "nftables" },
   { name = "kube-proxy none", feature_gates = {}, runtime_config = {}, node_labels = {}, kube_proxy_mode = "none" },
+  -- kina.ha: the load balancer's name as the endpoint, kubeadm's certificate key on control planes
+  { name = "several control planes", feature_gates = {}, runtime_config = {}, node_labels = {}, kube_proxy_mode = "iptables",
+    endpoint = "kind-external-load-balancer", certificate_key = ("0123456789abcdef"):rep(4) },
   { name = "everything", feature_gates = { CSIMigration = true }, runtime_config = { ["api/alpha"] = "false" },
     node_labels = { tier = "frontend" }, kube_proxy_mode = "ipvs" },
 }
@@ -182,7 +185,8 @@ local VARIANTS = {
 local function params(version, role, variant)
   return {
     cluster = "kind", node = role.node, role = role.role, bootstrap = role.bootstrap,
-    k8s_version = version, node_ip = role.ip, endpoint = "192.168.64.2",
+    k8s_version = version, node_ip = role.ip, endpoint = variant.endpoint or "192.168.64.2",
+    certificate_key = role.role == "control-plane" and variant.certificate_key or nil,
     cert_sans = { "192.168.64.2", "192.168.64.3", "192.168.64.4" },
     pod_subnet = "10.244.0.0/16", service_subnet = "10.96.0.0/16",
     kube_proxy_mode = variant.kube_proxy_mode, feature_gates = variant.feature_gates,

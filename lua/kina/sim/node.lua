@@ -267,11 +267,37 @@ function Node:read(p) return rootfs.read(self.root, self:path(p)) end
 
 --- The runtime (per-boot) record; the first use in a new boot runs the boot itself
 -- (kina.sim.node.entrypoint), once, under the node's boot lock.
+-- A canonical text of a runtime value (keys sorted), to tell what a command changed.
+local function canonical(v)
+  if type(v) ~= "table" then return type(v) .. ":" .. tostring(v) end
+  local keys = {}
+  for k in pairs(v) do keys[#keys + 1] = k end
+  table.sort(keys, function(a, b) return tostring(a) < tostring(b) end)
+  local parts = {}
+  for _, k in ipairs(keys) do parts[#parts + 1] = tostring(k) .. "=" .. canonical(v[k]) end
+  return "{" .. table.concat(parts, ",") .. "}"
+end
+
+-- What this command saw of the runtime when it loaded it: {key = {text, sub = {key = text}}}.
+local function snapshot(rt)
+  local out = {}
+  for k, v in pairs(rt) do
+    local entry = { text = canonical(v) }
+    if type(v) == "table" then
+      entry.sub = {}
+      for kk, vv in pairs(v) do entry.sub[kk] = canonical(vv) end
+    end
+    out[k] = entry
+  end
+  return out
+end
+
 function Node:runtime()
   if self._runtime then return self._runtime end
   local rt = rootfs.load_runtime(self.root, self.rec)
   if rt.console or not M.is_node_image(self.rec.image) then
     self._runtime = rt
+    self._runtime_seen = snapshot(rt)
     return rt
   end
   local lock = self.ctx.lock and self.ctx.lock("boot-" .. tostring(self.rec.id))
@@ -282,12 +308,64 @@ function Node:runtime()
       require("kina.sim.node.entrypoint").boot(self)
       rootfs.save_runtime(self.root, rt)
     end
+    self._runtime_seen = snapshot(rt)
   end)
   if lock and lock.unlock then lock:unlock() end
   if not ok then error(err, 0) end
   return self._runtime
 end
-function Node:save_runtime() if self._runtime then rootfs.save_runtime(self.root, self._runtime) end end
+--- Save what this command changed of the runtime record. Commands in one node run at once (a
+-- VM runs many processes), each with its own copy: under the node's runtime lock, the keys this
+-- one changed (one level deep in tables; journal entries it appended) go onto the record as it
+-- is now, so one command's change is not lost to another's save of what it loaded.
+function Node:save_runtime()
+  local rt, seen = self._runtime, self._runtime_seen
+  if not rt then return end
+  local lock = self.ctx.lock and self.ctx.lock("runtime-" .. tostring(self.rec.id))
+  local ok, err = pcall(function()
+    local current = rootfs.load_runtime(self.root, self.rec)
+    if not seen or current.boot ~= rt.boot then
+      rootfs.save_runtime(self.root, rt)
+      self._runtime_seen = snapshot(rt)
+      return
+    end
+    for k, v in pairs(rt) do
+      local was = seen[k]
+      if not was or canonical(v) ~= was.text then
+        if k == "journal" and was then
+          local before = 0
+          for _ in pairs(was.sub) do before = before + 1 end
+          for i = before + 1, #v do current.journal[#current.journal + 1] = v[i] end
+        elseif type(v) == "table" and type(current[k]) == "table" and was and was.sub then
+          for kk, vv in pairs(v) do
+            if canonical(vv) ~= was.sub[kk] then current[k][kk] = vv end
+          end
+          for kk in pairs(was.sub) do if v[kk] == nil then current[k][kk] = nil end end
+        else
+          current[k] = v
+        end
+      end
+    end
+    for k in pairs(seen) do
+      if rt[k] == nil then current[k] = nil end
+    end
+    rootfs.save_runtime(self.root, current)
+    self._runtime_seen = snapshot(current)
+    -- the record as saved, in place: callers may hold its tables
+    for k, v in pairs(current) do
+      if type(v) == "table" and type(rt[k]) == "table" then
+        local t = rt[k]
+        for kk in pairs(t) do t[kk] = nil end
+        for kk, vv in pairs(v) do t[kk] = vv end
+      else
+        rt[k] = v
+      end
+    end
+    for k in pairs(rt) do if current[k] == nil then rt[k] = nil end end
+  end)
+  if lock and lock.unlock then lock:unlock() end
+  if not ok then error(err, 0) end
+end
 function Node:state(name, default) return rootfs.load_json(self.root, rootfs.STATE_DIR .. "/" .. name .. ".json", default) end
 function Node:save_state(name, v) return rootfs.save_json(self.root, rootfs.STATE_DIR .. "/" .. name .. ".json", v) end
 -- Apple's runtime: the guest hostname is the container ID up to its first "." (RuntimeService.swift)
