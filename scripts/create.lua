@@ -2,9 +2,10 @@
 --
 -- This script is what `kina create cluster` runs. Copy it, change it, and run your copy with
 -- `kina run my-create.lua --name dev`: `c.steps` is the list of named steps create runs
--- (preflight, ensure_image, network, provision, prepare, config, kubeadm_init, cni, storage,
--- service_lb, join, wait, kubeconfig); replace, wrap, remove or add steps before calling
--- c:create().
+-- (preflight, ensure_image, network, provision, prepare, loadbalancer, config, kubeadm_init,
+-- cni, storage, service_lb, join_control_planes, join, wait, kubeconfig: kina.create_steps;
+-- loadbalancer and join_control_planes run with several control planes only); replace, wrap,
+-- remove or add steps before calling c:create().
 local kina = require "kina"
 local args = require "kina.args"
 local async = require "kina.async"

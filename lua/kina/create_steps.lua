@@ -324,7 +324,8 @@ local function steps_kubeadm_init(c, ctx)
   -- kind's argv (actions/kubeadminit/init.go); preflight is skipped in the config (skipPhases)
   local argv = { "kubeadm", "init", "--config=" .. kubeadm.CONFIG_PATH, "--skip-token-print", "--v=6" }
   -- several control planes: the CAs go to the other control planes through kubeadm's Secret,
-  -- encrypted with the config's certificateKey (kina.ha)
+  -- encrypted with the config's certificateKey (kina.ha); --upload-certs is one of the flags
+  -- kubeadm takes beside --config (apis/kubeadm/validation isAllowedFlag)
   if ctx.certificate_key then table.insert(argv, 4, "--upload-certs") end
   local ok, err = pcall(c.exec, c, node, argv)
   if not ok then kubeadm_failure(c, node, "kubeadm init", err) end
