@@ -154,6 +154,13 @@ describe("kina create cluster with several control planes", function()
         assert.truthy(r.stderr:find("Joining more control-plane nodes", 1, true))
         ok(w.sim{ "exec", cluster .. "-control-plane", "kubectl", ADMIN, "create", "configmap", "survivor" })
         assert_healthy(w, cluster, names_of(cluster, shape[1], shape[2]), cluster .. "-control-plane2")
+        -- as in kind, only a single-node cluster loses the control-plane taint
+        local nodes = json.decode(ok(w.sim{ "exec", cluster .. "-control-plane", "kubectl", ADMIN, "get", "nodes", "-o", "json" }).stdout)
+        for _, item in ipairs(nodes.items) do
+          if item.metadata.name:match("control%-plane") then
+            assert.truthy(json.encode(item.spec.taints or {}):find("node-role.kubernetes.io/control-plane", 1, true), item.metadata.name)
+          end
+        end
       end)
     end)
   end

@@ -329,10 +329,11 @@ local function steps_kubeadm_init(c, ctx)
   if ctx.certificate_key then table.insert(argv, 4, "--upload-certs") end
   local ok, err = pcall(c.exec, c, node, argv)
   if not ok then kubeadm_failure(c, node, "kubeadm init", err) end
-  if #K().by_role(c.model.nodes, "worker") == 0 then
-    -- a single node (kina runs one control plane) must also run workloads, and be a target of
-    -- external load balancers (MetalLB ...): kind removes the taint and the label kubeadm puts
-    -- on control planes (init.go, the same two commands)
+  if #c.model.nodes == 1 then
+    -- a single node must also run workloads, and be a target of external load balancers
+    -- (MetalLB ...): kind removes the taint and the label kubeadm puts on control planes
+    -- (init.go, the same two commands); only then — with several control planes and no
+    -- worker they keep both, as in kind (its node count includes the load balancer)
     local b = batch.new()
     b:run(K().kubectl{ "taint", "nodes", "--all", "node-role.kubernetes.io/control-plane-" })
     b:run(K().kubectl{ "label", "nodes", "--all", "node.kubernetes.io/exclude-from-external-load-balancers-" })
