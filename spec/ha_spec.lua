@@ -141,6 +141,11 @@ describe("kina create cluster with several control planes", function()
       assert.is_true(cp2 > 0 and cp2 < cp3 and cp3 < update, ("joins %d, %d; update %d"):format(cp2, cp3, update))
       assert.is_true(worker > 0 and worker < cp3, "the workers waited for the control planes")
       assert.equal(3, w.calls("exec", cluster .. "-control-plane", "kubectl", "etcdctl", "member", "update"))
+      -- and the third joined once the second was a member: its etcd started with both
+      local manifest = ok(w.sim{ "exec", cluster .. "-control-plane3", "cat", "/etc/kubernetes/manifests/etcd.yaml" }).stdout
+      local initial = manifest:match("%-%-initial%-cluster=(%S+)")
+      assert.truthy(initial:find(cluster .. "-control-plane2=", 1, true), initial)
+      assert.truthy(manifest:find("--initial-cluster-state=existing", 1, true))
       ok(w.sim{ "exec", cluster .. "-control-plane", "kubectl", ADMIN, "create", "configmap", "survivor" })
       assert_healthy(w, cluster, names, cluster .. "-worker")
     end)
