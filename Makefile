@@ -68,12 +68,13 @@ $(BUILD)/sim/container: $(BUILD)/kina
 # memory and compiler checks, kubectl, and the real programs the oracle specs hold the
 # simulated node to (containerd and ctr, iptables, sysctl, ip netns, a CRI client's gRPC), and
 # zsh and fish, whose completion the completion spec runs (bash is there already; on macOS zsh
-# and bash come with the system and fish from Homebrew).
+# and bash come with the system and fish from Homebrew), and podman with runc, the real runtime
+# spec/podman_provider_spec.lua drives (as root, with cgroupfs: issue 16).
 # Debian 12's luarocks depends on Lua 5.1 (or 5.2/5.3, never 5.4), so `make test` brings Lua
 # 5.1 in and it becomes the default `lua`: kina always runs lua5.4 by name, so nothing minds.
 DEB_DEMO_PACKAGES := liblua5.4-dev lua-luv lua-cjson lua-yaml pkg-config gcc libc6-dev make
 DEB_TEST_PACKAGES := lua5.4 lua-busted luarocks valgrind clang containerd iptables iproute2 procps util-linux \
-  tar python3 python3-grpcio zsh fish
+  tar python3 python3-grpcio zsh fish podman runc
 BREW_FORMULAE     := lua luarocks pkg-config
 
 # $(call deb_install,PACKAGES): apt-get install what of PACKAGES is missing (sudo unless root).

@@ -417,3 +417,20 @@ describe("apple provider preflight", function()
     assert.has_error(function() apple.new{} end, "apple provider options: field 'scheduler' must be a kina.async scheduler")
   end)
 end)
+
+-- The interface's shared conformance suite (spec/support/provider_conformance.lua; podman's run
+-- is spec/podman_provider_spec.lua), here against the simulator: the oldest release kina
+-- supports on macOS 26, and the newest it was checked against.
+local conformance = dofile("spec/support/provider_conformance.lua")
+for _, version in ipairs{ "0.7.1", "1.5.0" } do
+  conformance.run(_ENV, "apple, simulated container " .. version, function()
+    -- the registry has the node image only, so a pull of anything else fails as a missing image does
+    local w = new_world(version, { KINA_SIM_IMAGES = "kindest/node:v1.35.5" })
+    w.runtime = "apple"
+    w.image = "kindest/node:v1.35.5"
+    w.missing_image = "localhost:5999/kina/none:0"
+    w.cluster = "conf"
+    w.provider:image_pull(w.image)
+    return w
+  end)
+end

@@ -5,10 +5,10 @@
 -- error messages and hints. Every operation runs through a kina.async scheduler, so it can run
 -- inside a task: five `create`s in five tasks are five concurrent `container run`s.
 --
--- The same interface is what any other provider implements (see spec/provider_spec.lua):
---   info, ensure_ready, create, start, stop, kill, delete, list, inspect, ip, exec, exec_job,
---   logs, wait_for_log, copy_to, check_host_ports, network_create, network_delete, network_list,
---   network_inspect, image_exists, image_pull, image_save, image_load.
+-- The interface every provider implements, with each method's contract and the capabilities a
+-- provider declares, is written down in lua/kina/provider/README.md; the shared conformance
+-- suite (spec/support/provider_conformance.lua) runs it here against the simulator and in
+-- spec/podman_provider_spec.lua against real podman.
 --
 -- Failures raise a ProviderError: it names the operation and the node, shows the command line,
 -- the exit status, the runtime's stderr and, where a known cause matches, a hint.
@@ -16,6 +16,7 @@
 local apple = require "kina.core.apple"
 local spec = require "kina.core.spec"
 local json = require "kina.json"
+local common = require "kina.provider.common"
 
 local M = {}
 
@@ -36,17 +37,8 @@ M.CLUSTER_LABEL = "io.kina.cluster"
 M.ROLE_LABEL = "io.kina.role"
 
 -- Seconds before a CLI call is given up as hung (Apple's CLI can hang: apple/container#1681,
--- #2275). `run` may pull a node image first; stop waits for systemd.
-M.DEFAULT_TIMEOUTS = {
-  default = 120,
-  run = 900,
-  exec = 600,
-  pull = 1800,
-  save = 3600,
-  load = 3600,
-  version = 30,
-  status = 30,
-}
+-- #2275): kina.provider.common's.
+M.DEFAULT_TIMEOUTS = common.DEFAULT_TIMEOUTS
 
 --- `network list` (which tells macOS 26 from 15) runs with Apple's 1-second client timeout:
 -- kina tries it this many times, waiting NETWORK_LIST_RETRY_DELAY × attempt seconds between.
@@ -74,45 +66,14 @@ M.HINTS = {
 ---------------------------------------------------------------------------------------------
 -- Errors
 
-local ProviderError = {}
-ProviderError.__index = ProviderError
+-- The error class and its command line are every provider's (kina.provider.common); they stay
+-- reachable here under their old names.
+local ProviderError = common.ProviderError
 M.ProviderError = ProviderError
-
-local function shell_quote(s)
-  if s:match("^[%w%-_./:=@,+%%]+$") then return s end
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
-
-function M.command_line(argv)
-  local out = {}
-  for i, a in ipairs(argv) do out[i] = shell_quote(a) end
-  return table.concat(out, " ")
-end
-
-ProviderError.__tostring = function(e)
-  local what = e.op .. (e.node and (" " .. e.node) or "")
-  local lines = { ("%s failed: %s"):format(what, e.status or e.message or "error") }
-  if e.message and e.status then lines[#lines + 1] = "  " .. e.message end
-  if e.argv then lines[#lines + 1] = "  command: " .. M.command_line(e.argv) end
-  if e.stderr and e.stderr ~= "" then
-    local text = e.stderr:gsub("%s+$", "")
-    lines[#lines + 1] = "  stderr: " .. text:gsub("\n", "\n          ")
-  end
-  if e.hint then lines[#lines + 1] = "  hint: " .. e.hint end
-  return table.concat(lines, "\n")
-end
-
-function M.is_error(err) return getmetatable(err) == ProviderError end
-
-local function new_error(fields)
-  return setmetatable(fields, ProviderError)
-end
-
-local function status_text(r)
-  if r.timed_out then return "timed out" end
-  if r.signal then return "killed by SIG" .. tostring(r.signal) end
-  return "exit status " .. tostring(r.code)
-end
+M.command_line = common.command_line
+M.is_error = common.is_error
+local new_error = common.new_error
+local status_text = common.status_text
 
 local function local_network_blocked(stderr)
   return stderr:find("No route to host", 1, true) or stderr:find("EHOSTUNREACH", 1, true)
@@ -281,6 +242,23 @@ function Provider:info()
   return info
 end
 
+--- The capabilities this runtime declares (lua/kina/provider/README.md, "Capabilities"), facts of
+-- apple-container.md §5.4: containers reach each other only on macOS 26; the host routes to
+-- each container's IP on the vmnet bridge; IPs are allocated at start, so they can change across
+-- stop/start; nodes are VMs run with --cap-add ALL, not --privileged containers; networks other
+-- than `default` need macOS 26.
+function Provider:capabilities()
+  local macos26 = self:info().macos == 26
+  return {
+    nodes_reach_each_other = macos26,
+    per_container_ip_routable_from_host = true,
+    privileged = false,
+    networks = macos26,
+    ip_kept_across_restart = false,
+    publishes_host_ports = true,
+  }
+end
+
 local function older(a, b) return apple.compare_versions(a, b) < 0 end
 
 --- True when `version` is one of M.RELEASES.
@@ -369,12 +347,7 @@ function Provider:delete(names, opts)
   self:fail("delete", names[1], argv, r)
 end
 
-local function labels_match(record, wanted)
-  for k, v in pairs(wanted or {}) do
-    if record.labels[k] ~= v then return false end
-  end
-  return true
-end
+local labels_match = common.labels_match
 
 --- kina's nodes (containers labelled io.kina.cluster), optionally filtered by labels; the CLI has
 -- no label filter, so filtering happens here.
@@ -424,6 +397,14 @@ function Provider:ip(name)
       hint = M.HINTS.not_running }, 0)
   end
   return rec.ip
+end
+
+--- The node's published ports ({{host_address, host_port, container_port, protocol, count}}), or
+-- raise when there is no such node.
+function Provider:ports(name)
+  local rec = self:inspect(name)
+  if not rec then error(new_error{ op = "ports", node = name, message = "no such node" }, 0) end
+  return rec.ports or {}
 end
 
 local exec_fields = {
@@ -521,12 +502,7 @@ end
 -- `exec -i NODE cp /dev/stdin DEST` (kind's pattern; `container cp` needs 1.0 and could write
 -- nothing into tmpfs on 1.0). opts: `file = true` when `source` is a host path; `mode` ("0644").
 function Provider:copy_to(name, source, dest, opts)
-  opts = opts or {}
-  local exec_opts = opts.file and { stdin_file = source } or { stdin = source }
-  local dir = dest:match("^(.*)/[^/]*$")
-  if dir and dir ~= "" then self:exec(name, { "mkdir", "-p", dir }) end
-  self:exec(name, { "cp", "/dev/stdin", dest }, exec_opts)
-  if opts.mode then self:exec(name, { "chmod", opts.mode, dest }) end
+  return common.copy_to(self, name, source, dest, opts)
 end
 
 ---------------------------------------------------------------------------------------------
@@ -536,32 +512,7 @@ end
 -- known kind pain point: docker fails half-way through instead). ports = {{address, port,
 -- protocol, field}}.
 function Provider:check_host_ports(ports)
-  local uv = require "luv"
-  for _, p in ipairs(ports or {}) do
-    local address = p.address or "0.0.0.0"
-    local ok, err
-    local handle
-    if p.protocol == "udp" then
-      handle = uv.new_udp()
-      ok, err = handle:bind(address, p.port)
-    else
-      -- libuv reports EADDRINUSE for TCP only at listen()
-      handle = uv.new_tcp()
-      ok, err = handle:bind(address, p.port)
-      if ok then ok, err = handle:listen(1, function() end) end
-    end
-    handle:close()
-    if not ok then
-      -- the close callback must run before the error unwinds: a handle left closing when the
-      -- host exits crashes it (luv's loop is torn down with the callback still pending)
-      uv.run("nowait")
-      error(new_error{ op = "preflight", message = ("%s: host port %s:%d/%s is not free (%s)"):format(
-        p.field or "ports", address, p.port, p.protocol or "tcp", tostring(err)),
-        hint = "stop what listens there, or choose another hostPort." }, 0)
-    end
-  end
-  -- close callbacks run on luv's loop; run it so nothing is left pending
-  uv.run("nowait")
+  return common.check_host_ports(ports)
 end
 
 ---------------------------------------------------------------------------------------------
