@@ -234,6 +234,24 @@ describe("a cluster with several control planes, once made", function()
     end)
   end)
 
+  it("restarts etcd before waiting on the API, when a worker kept running through a restart of the rest", function()
+    with_cluster(function(w, names)
+      local kept = cluster .. "-worker2"
+      local before = ips(w, cluster)
+      for _, name in ipairs(w.node_names()) do
+        if name ~= kept then ok(w.sim{ "stop", name }) end
+      end
+      ok(w.sim{ "run", "-d", "--rm", "--name", "squatter", "alpine", "sleep", "1000" })
+      local r = ok(w.kina{ "start", "cluster", "--name", cluster, "--wait", "30s" }, "start")
+      assert.are_not.equal(before[cluster .. "-external-load-balancer"], ips(w, cluster)[cluster .. "-external-load-balancer"])
+      -- the kept worker's kube-proxy had the load balancer's old address: recreated, which
+      -- needs the API server, which needs etcd restarted first
+      assert.truthy(r.stderr:find("kube-proxy: pods recreated on " .. kept, 1, true), r.stderr)
+      assert.truthy(r.stderr:find("etcd: restarted on", 1, true), r.stderr)
+      assert_healthy(w, cluster, names, kept)
+    end)
+  end)
+
   local PATHS = {
     { "kina stop cluster", function(w) ok(w.kina{ "stop", "cluster", "--name", cluster }, "kina stop") end },
     { "a runtime restart, other containers first", function(w, before)

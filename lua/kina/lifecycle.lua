@@ -10,14 +10,14 @@
 --   1. start the stopped nodes, wait for their containerd, and prepare them again (sysctls and
 --      iptables rules live in the VM's kernel and are gone);
 --   2. write kina's block of node names into every node's /etc/hosts, since Apple's runtime
---      rewrote the file at start and the addresses are new;
+--      rewrote the file at start and the addresses are new; with several control planes, first
+--      fail at once, saying why, when too few of them run for etcd's quorum, and afterwards
+--      restart etcd on those that booted, so that its Pod's copy of /etc/hosts has the new
+--      addresses of its peers (kina.ha);
 --   3. when a control plane's IP changed, recreate the kube-proxy pods of the nodes that kept
 --      running: a hostNetwork pod's /etc/hosts is the kubelet's copy of the node's, made when
 --      its container started (kubelet_pods.go ensureHostsFile), so theirs still names the old
 --      address; nodes that booted now start new pods with the new file anyway;
---   3b. with several control planes, restart etcd on the control planes that booted, so that
---      its Pod's copy of /etc/hosts has the new addresses of its peers (kina.ha); fail at once,
---      saying why, when too few control planes run for etcd's quorum;
 --   4. wait (bounded) until every node is Ready and the `kubernetes` Service answers from every
 --      node (which needs that node's kube-proxy, and the CNI reaches the API server through it);
 --   5. write the kubeconfig again (the host may reach the API server at a new address).
@@ -172,6 +172,18 @@ function M.start(c, opts)
       :format(c.name, tostring(saved[c:control_plane(now).name].endpoint or "?")),
       ("recreate it (its workloads are lost): kina delete cluster --name %s && kina create cluster --name %s [--config FILE]; clusters made by this kina survive restarts"):format(c.name, c.name))
   end
+  -- the node kube-proxy and the kubelets reach the API server at; with several control planes,
+  -- too few of them for etcd's quorum is said at once, before any wait
+  local endpoint = c:endpoint_node(now)
+  local has_lb = endpoint.role == loadbalancer.ROLE
+  if has_lb then
+    -- the control planes create made (the load balancer's backends), also those now gone
+    local problem = ha.quorum_problem(now, (saved[endpoint.name] or {}).backends)
+    if problem then
+      c.fail(("cluster %q cannot start: %s"):format(c.name, problem),
+        "start the stopped control planes (kina start starts every node it finds; a deleted control plane cannot come back: recreate the cluster)")
+    end
+  end
   -- 2. the node names, at their addresses now, and what the next start compares with: one
   -- round trip per node that needs either
   local rewritten = {}
@@ -197,14 +209,27 @@ function M.start(c, opts)
     for _ in pairs(rewritten) do count = count + 1 end
     if count > 0 then report.repairs[#report.repairs + 1] = ("/etc/hosts: node names written again on %d node(s)"):format(count) end
   end
+  -- 2b. several control planes: etcd on the control planes that booted started before their
+  -- names were written, with a copy of /etc/hosts that lacks its peers: restart it (kina.ha),
+  -- before anything below waits for the API server
+  if has_lb then
+    local role = {}
+    for _, n in ipairs(now) do role[n.name] = n.role end
+    local booted = {}
+    for _, name in ipairs(fresh) do if role[name] == "control-plane" then booted[#booted + 1] = name end end
+    if #booted > 0 then
+      local restarted = ha.refresh_etcd(c, booted)
+      if #restarted > 0 then
+        report.repairs[#report.repairs + 1] = ("etcd: restarted on %s, so that it finds its peers at their new addresses"):format(table.concat(restarted, ", "))
+      end
+    end
+  end
   -- 3. kube-proxy pods that kept an old copy of /etc/hosts: on the nodes that did not boot
   -- since kina last wrote their block (it is still there) and whose block named a control
   -- plane at another address. A node that booted has Apple's fresh file, and its kube-proxy
   -- starts only once the kubelet reaches the API server, so after this block is written.
   do
     local cp = c:control_plane(now)
-    -- kube-proxy's server is the endpoint: the load balancer with several control planes
-    local endpoint_role = c:endpoint_node(now).role
     local current = {}
     for _, n in ipairs(now) do current[n.name] = bare_ip(n.ip) end
     local stale = {}
@@ -212,7 +237,8 @@ function M.start(c, opts)
       local before = rewritten[n.name]
       if before and next(before) then
         for _, m in ipairs(now) do
-          if m.role == endpoint_role and before[m.name] and before[m.name] ~= current[m.name] then
+          -- kube-proxy's server: the load balancer with several control planes
+          if m.role == endpoint.role and before[m.name] and before[m.name] ~= current[m.name] then
             stale[#stale + 1] = n.name
             break
           end
@@ -226,26 +252,6 @@ function M.start(c, opts)
           "--field-selector", "spec.nodeName=" .. name })
       end)
       report.repairs[#report.repairs + 1] = ("kube-proxy: pods recreated on %s, which kept running while the control plane moved"):format(table.concat(stale, ", "))
-    end
-  end
-  -- 3b. several control planes: etcd's quorum, and etcd's own copy of /etc/hosts
-  if #c:kubernetes_nodes(now) ~= #now then
-    -- the control planes create made (the load balancer's backends), also those now gone
-    local lb = c:endpoint_node(now)
-    local problem = ha.quorum_problem(now, (saved[lb.name] or {}).backends)
-    if problem then
-      c.fail(("cluster %q cannot start: %s"):format(c.name, problem),
-        "start the stopped control planes (kina start starts every node it finds; a deleted control plane cannot come back: recreate the cluster)")
-    end
-    local booted = {}
-    for _, name in ipairs(fresh) do
-      for _, n in ipairs(now) do if n.name == name and n.role == "control-plane" then booted[#booted + 1] = name end end
-    end
-    if #booted > 0 then
-      local restarted = ha.refresh_etcd(c, booted)
-      if #restarted > 0 then
-        report.repairs[#report.repairs + 1] = ("etcd: restarted on %s, so that it finds its peers at their new addresses"):format(table.concat(restarted, ", "))
-      end
     end
   end
   -- 4. healthy, within the wait
