@@ -206,9 +206,11 @@ local function steps_prepare(c, ctx)
   end)
 end
 
--- loadbalancer (several control planes): kina's block of node names in the load balancer's
--- /etc/hosts (its loop finds the control planes by name), kina's state there, then the loop
--- itself with every control plane as a backend (kina.loadbalancer), in one round trip.
+-- loadbalancer (several control planes, kind's "Configuring the external load balancer ⚖️"):
+-- kina's block of node names in the load balancer's /etc/hosts (its loop finds the control
+-- planes by name), kina's state there, then the loop itself with every control plane as a
+-- backend (kina.loadbalancer), in one round trip. Control planes that do not serve yet are left
+-- out by the loop until they answer, as kind's Envoy health check does.
 local function steps_loadbalancer(c, ctx)
   local name = loadbalancer.name(c.name)
   local listed = c:nodes()
@@ -223,7 +225,6 @@ local function steps_loadbalancer(c, ctx)
   b:write("/etc/hosts", hosts.merge(current, hosts.entries(listed)))
   b:write(K().STATE_FILE, json.encode({ format = 2, ip = ip, role = loadbalancer.ROLE, backends = cps }))
   c:run_batch(name, b)
-  ctx.load_balancer = name
 end
 
 -- The files of a node prepare did not read (a script replaced prepare, or left a file out).
@@ -253,7 +254,6 @@ local function steps_config(c, ctx)
   -- the API server's name in every kubeconfig and certificate: the load balancer with several
   -- control planes (kind's GetAPIServerInternalEndpoint), else the control plane
   local endpoint = loadbalancer.wanted(model) and loadbalancer.name(c.name) or bootstrap
-  ctx.endpoint = endpoint
   if loadbalancer.wanted(model) and not ctx.certificate_key then ctx.certificate_key = ha.certificate_key() end
   for _, n in ipairs(model.nodes) do
     if not ips[n.name] then K().fail(("node %s has no IP address"):format(n.name)) end

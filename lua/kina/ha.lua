@@ -55,13 +55,16 @@ function M.certificate_key(random)
   return (bytes:gsub(".", function(ch) return ("%02x"):format(ch:byte()) end))
 end
 
---- The control planes of the model, by name: the bootstrap (first) and the others.
-function M.control_planes(model)
+-- The names of the model's nodes of `role`, sorted.
+local function names_of(model, role)
   local out = {}
-  for _, n in ipairs(model.nodes) do if n.role == "control-plane" then out[#out + 1] = n.name end end
+  for _, n in ipairs(model.nodes) do if n.role == role then out[#out + 1] = n.name end end
   table.sort(out)
   return out
 end
+
+--- The control planes of the model, by name: the bootstrap (first) and the others.
+function M.control_planes(model) return names_of(model, "control-plane") end
 
 -- `etcdctl ...` in the etcd Pod of control plane `cp`, through the API server (kubectl exec
 -- into the static Pod's mirror, etcd-<node>; the etcd image carries etcdctl).
@@ -93,24 +96,21 @@ end
 function M.peer_url(name) return ("https://%s:%d"):format(name, M.PEER_PORT) end
 
 --- Register the etcd members of the control planes `names` by name, asking through control
--- plane `via`: one `member list`, then the updates at once. Returns the names changed.
+-- plane `via`: one `member list`, then the updates of those not so yet, at once.
 function M.name_members(c, via, names)
   local members = M.parse_members(etcdctl(c, via, { "member", "list", "-w", "simple" }).stdout)
   local by_name = {}
   for _, m in ipairs(members) do by_name[m.name] = m end
-  local todo = {}
+  local by_address = {} -- members still registered otherwise (kubeadm: by advertise address)
   for _, name in ipairs(names) do
     local m = by_name[name]
     if not m then
       c.fail(("etcd has no member named %s (members: %d)"):format(name, #members),
         ("look at etcd on %s: container exec %s crictl ps --name etcd"):format(via, via))
     end
-    if not (#m.peer_urls == 1 and m.peer_urls[1] == M.peer_url(name)) then todo[#todo + 1] = m end
+    if not (#m.peer_urls == 1 and m.peer_urls[1] == M.peer_url(name)) then by_address[#by_address + 1] = m end
   end
-  c:each(todo, function(m) etcdctl(c, via, { "member", "update", m.id, "--peer-urls=" .. M.peer_url(m.name) }) end)
-  local out = {}
-  for i, m in ipairs(todo) do out[i] = m.name end
-  return out
+  c:each(by_address, function(m) etcdctl(c, via, { "member", "update", m.id, "--peer-urls=" .. M.peer_url(m.name) }) end)
 end
 
 --- The create step "Joining more control-plane nodes 🎮": the secondary control planes join one
@@ -119,8 +119,7 @@ end
 -- (while the addresses kubeadm registered are still right, so etcd keeps its quorum).
 function M.join_control_planes(c, ctx, join_node)
   local cps = M.control_planes(c.model)
-  local workers = {}
-  for _, n in ipairs(c.model.nodes) do if n.role == "worker" then workers[#workers + 1] = n.name end end
+  local workers = names_of(c.model, "worker")
   ctx.worker_joins = {}
   for _, w in ipairs(workers) do ctx.worker_joins[#ctx.worker_joins + 1] = c.sched:go(join_node, c, w) end
   local ok, err = pcall(function()

@@ -180,16 +180,4 @@ function M.description(c, image, api_server)
   }
 end
 
---- The create step (kind's "Configuring the external load balancer ⚖️"): the loop with every
--- control plane as a backend, started in the load balancer container. Control planes that do
--- not serve yet are skipped by the loop until they answer, as Envoy's health check does.
-function M.configure(c, ctx)
-  local cps = {}
-  for _, n in ipairs(c.model.nodes) do
-    if n.role == "control-plane" then cps[#cps + 1] = n.name end
-  end
-  c:run_batch(M.name(c.name), M.install_batch(cps))
-  ctx.load_balancer = M.name(c.name)
-end
-
 return M
