@@ -62,6 +62,8 @@ local OTHER_PLATFORM = ARCH == "amd64" and "linux/arm64" or "linux/amd64"
 local FORMS = {
   { id = "docker-save", lookup = "oracle-docker:v1", kubelet_name = "docker.io/library/oracle-docker:v1",
     build = function() return A.docker_save("oracle-docker:v1", PLATFORM) end },
+  { id = "podman-save", lookup = "localhost/oracle-podman:v1", kubelet_name = "localhost/oracle-podman:v1",
+    build = function() return A.podman_save("localhost/oracle-podman:v1", PLATFORM) end },
   { id = "oci-layout", lookup = "oci-layout:v1", kubelet_name = false, stored = "import-<date>:v1",
     build = function() return A.oci_layout("v1", PLATFORM) end },
   { id = "apple-save", lookup = "oracle-apple:v1", kubelet_name = "docker.io/library/oracle-apple:v1",
@@ -288,6 +290,8 @@ local function kina_configure(sched, world, config_file)
     return r
   end
   function provider.copy_to(_, _, text, path) world.copy_to(text, path) end
+  -- Apple's VMs: kina's preparation (the native snapshotter) applies
+  function provider.capabilities() return { needs_node_preparation = true } end
   local c = cluster_lib.new{ config = model, provider = provider, scheduler = sched }
   c:configure_containerd("node")
   return world.exec{ "cat", containerd.CONFIG_PATH }.stdout

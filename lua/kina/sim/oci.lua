@@ -81,7 +81,7 @@ local function long_name_header(name, typeflag, mtime, mode)
     name:sub(1, 100)
 end
 
-function tar_header(name, size, typeflag, mtime, mode)
+function tar_header(name, size, typeflag, mtime, mode, linkname)
   local prefix, short = split_name(name)
   local lead = ""
   if not prefix then
@@ -95,7 +95,7 @@ function tar_header(name, size, typeflag, mtime, mode)
     octal(size, 12), octal(math.floor(mtime or 0), 12),
     "        ", -- checksum placeholder: eight spaces
     typeflag,
-    string.rep("\0", 100),
+    (linkname or "") .. string.rep("\0", 100 - #(linkname or "")),
     "ustar\0", "00",
     "root" .. string.rep("\0", 28), "root" .. string.rep("\0", 28),
     octal(0, 8), octal(0, 8),
@@ -344,6 +344,23 @@ local function pax_path(data)
   end
 end
 
+-- Go's path.Clean for a relative path: no ".", ".." taking back one element (a leading ".."
+-- stays), no empty elements; "" is ".".
+local function go_path_clean(p)
+  local out = {}
+  for part in p:gmatch("[^/]+") do
+    if part == ".." then
+      if #out > 0 and out[#out] ~= ".." then out[#out] = nil
+      elseif p:sub(1, 1) ~= "/" then out[#out + 1] = ".." end
+    elseif part ~= "." then
+      out[#out + 1] = part
+    end
+  end
+  local s = table.concat(out, "/")
+  if p:sub(1, 1) == "/" then return "/" .. s end
+  return s == "" and "." or s
+end
+
 --- Read an image archive from `fh` (anything with :read(n)) as containerd's importer does
 -- (core/images/archive/importer.go ImportIndex, 1.6 to 2.3): every regular file is a blob named
 -- by the sha256 of its bytes (whatever its path says); an `oci-layout` file makes it an OCI
@@ -394,9 +411,11 @@ function M.read_archive(fh)
     elseif hdr.typeflag == "L" then
       pending_path = (body:gsub("%z.*$", ""))
     elseif hdr.typeflag == "2" then
+      -- containerd's ImportIndex: symlinks[hdr.Name] = path.Join(path.Dir(hdr.Name), hdr.Linkname),
+      -- and Join cleans: podman's docker-archive links `<id>/layer.tar` to `../<digest>.tar`
       local target = cstr(h:sub(158, 257))
       local dir = name:match("^(.*)/[^/]*$")
-      symlinks[name] = (dir and (dir .. "/") or "") .. target
+      symlinks[name] = go_path_clean((dir and (dir .. "/") or "") .. target)
     elseif regular then
       local d = "sha256:" .. hasher:hexdigest()
       if not blobs[d] then

@@ -26,6 +26,8 @@ local function tar(members)
   for _, m in ipairs(members) do
     if m.dir then
       out[#out + 1] = oci.tar_header(m[1], 0, "5", 0)
+    elseif m.link then
+      out[#out + 1] = oci.tar_header(m[1], 0, "2", 0, 511, m.link)
     else
       out[#out + 1] = oci.tar_header(m[1], #m[2], "0", 0)
       out[#out + 1] = m[2]
@@ -89,6 +91,31 @@ function A.docker_save(repo_tag, platform, process)
     { "repositories", repositories },
   }
   return bytes, { form = "docker-save", reference = repo_tag, platform = platform,
+    config_digest = parts.config_digest, layer_digest = parts.layer_digest }
+end
+
+--- `podman save`'s docker-archive (podman 4.3, seen on this project's CI machine): each layer
+-- once at the top as `<digest>.tar`, and `<id>/layer.tar` a symlink to `../<digest>.tar`.
+function A.podman_save(repo_tag, platform)
+  local parts = image_parts(repo_tag, platform)
+  local layer_file = parts.layer_digest:sub(8) .. ".tar"
+  local layer_id = sha("v1 " .. parts.layer_digest):sub(8)
+  local config_name = parts.config_digest:sub(8) .. ".json"
+  local repo, tag = repo_tag:match("^(.*):([^:/]+)$")
+  local manifest = json.encode(json.array{ {
+    Config = config_name, RepoTags = json.array{ repo_tag }, Layers = json.array{ layer_id .. "/layer.tar" },
+  } })
+  local bytes = tar{
+    { layer_file, parts.layer },
+    { config_name, parts.config },
+    { layer_id .. "/", dir = true },
+    { layer_id .. "/layer.tar", link = "../" .. layer_file },
+    { layer_id .. "/VERSION", "1.0" },
+    { layer_id .. "/json", json.encode({ id = layer_id, os = parts.platform.os }) },
+    { "manifest.json", manifest },
+    { "repositories", json.encode({ [repo] = { [tag] = layer_id } }) },
+  }
+  return bytes, { form = "podman-save", reference = repo_tag, platform = platform,
     config_digest = parts.config_digest, layer_digest = parts.layer_digest }
 end
 
