@@ -19,7 +19,9 @@ if SIM:sub(1, 1) ~= "/" then SIM = uv.cwd() .. "/" .. SIM end
 -- `ensure`'s addition is checked; its probe, `iptables -C`, is how it decides). The snapshotter
 -- step is off: it belongs to the containerd oracle, not to netfilter.
 local function kina_prepare_batch()
-  local c = cluster.new{ name = "oracle", prepare = { snapshotter = false } }
+  -- a provider whose nodes need kina's preparation (Apple's VMs); nothing else of it is called
+  local apple_like = { capabilities = function() return { needs_node_preparation = true } end }
+  local c = cluster.new{ name = "oracle", prepare = { snapshotter = false }, provider = apple_like }
   local b = batch.new()
   c:add_boot_preparation(b)
   c:close()

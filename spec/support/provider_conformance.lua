@@ -89,6 +89,23 @@ function C.run(env, title, new_world)
       for name in pairs(caps) do assert.is_true(known[name], "undeclared capability " .. tostring(name)) end
     end)
 
+    it("describes itself for people, validates a description without running it", function()
+      if not ready() then return end
+      assert.is_string(p.display_name)
+      assert.is_string(p.image_store)
+      local cmd = p:user_command({ "exec", "n1", "journalctl", "-u", "kubelet" })
+      assert.matches("^%S+ exec n1 journalctl %-u kubelet$", cmd)
+      assert.matches("busybox:1%.36", p:pull_command("busybox:1.36"))
+      assert.is_string(p:hint("not_running"))
+      assert.is_nil(p:hint("no-such-cause"))
+      local extra = p:validate(node("control-plane", "control-plane", { api_server = { address = "127.0.0.1", port = 16443 } }))
+      assert.is_table(extra)
+      local found = false
+      for _, hp in ipairs(extra.host_ports or {}) do if hp.port == 16443 then found = true end end
+      assert.is_true(found, "the API server's host port is among the ports to check")
+      assert.are.same({}, p:list{ labels = { [C.CLUSTER_LABEL] = w.cluster } }, "validate made a node")
+    end)
+
     it("creates a running node: labels, IPv4 address, published API server port", function()
       if not ready() then return end
       local port = free_port()

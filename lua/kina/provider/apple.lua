@@ -115,6 +115,8 @@ function M.new(opts)
   if binary == nil or binary == "" then binary = "container" end
   return setmetatable({
     name = "apple",
+    display_name = "Apple's runtime",
+    image_store = "Apple's image store (`container image save` writes the whole archive before it streams into the nodes)",
     binary = binary,
     sched = opts.scheduler,
     timeouts = timeouts,
@@ -256,6 +258,8 @@ function Provider:capabilities()
     networks = macos26,
     ip_kept_across_restart = false,
     publishes_host_ports = true,
+    -- every node is a VM of its own (apple-container §5.6): kina.cluster's DEFAULT_PREPARE
+    needs_node_preparation = true,
   }
 end
 
@@ -305,6 +309,25 @@ function Provider:create(desc, field)
   local args = spec.run_argv(desc, version, field)
   local r = self:call("run", desc.name, args)
   return desc.name, r
+end
+
+--- What a description would give without running anything: {warnings, host_ports} (the
+-- spec builder's), raising on a field Apple's runtime cannot take.
+function Provider:validate(desc, field)
+  return (select(2, spec.run_argv(desc, self:version(), field)))
+end
+
+--- Why a failure of `cause` happened and what to do, for people (nil when kina has no hint).
+function Provider:hint(cause) return M.HINTS[cause] end
+
+--- `args` as a command line for people to run (`container exec NODE ...`).
+function Provider:user_command(args)
+  return M.command_line({ "container", table.unpack(args) })
+end
+
+--- The command a user runs to pull `ref` into the store kina loads images from.
+function Provider:pull_command(ref)
+  return M.command_line({ "container", table.unpack(apple.argv_image_pull(ref, nil, self:version())) })
 end
 
 --- The run argv a description gives, without running it (for dry runs and checks).

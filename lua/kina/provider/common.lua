@@ -122,6 +122,7 @@ M.CAPABILITIES = {
   "networks",
   "ip_kept_across_restart",
   "publishes_host_ports",
+  "needs_node_preparation",
 }
 
 return M

@@ -1,7 +1,10 @@
 --- kina.provider — which runtime runs the nodes, chosen like kind (kind-and-peers §1.2).
 --
--- KINA_PROVIDER=apple|podman|docker chooses; without it kina detects: Apple's `container` on
--- macOS, then Docker, then podman. kind picks docker whenever `docker -v` answers; kina takes
+-- KINA_PROVIDER=apple|podman|docker chooses; KINA_CONTAINER (the path of Apple's CLI, or of
+-- kina's simulator of it) means Apple's; without either kina detects: Apple's `container` on
+-- macOS, then Docker, then podman, and on Linux last a `container` on PATH (only kina's
+-- simulator is called so there: Apple's CLI exists for macOS alone). kind picks docker
+-- whenever `docker -v` answers; kina takes
 -- Docker only when its CLI is found and an engine is configured (DOCKER_HOST, or the socket
 -- /var/run/docker.sock exists), so a machine with Docker's CLI but no engine and with podman
 -- (this project's CI machine) gets podman rather than a provider that cannot run anything.
@@ -47,15 +50,14 @@ function M.choose(opts)
     end
     return wanted, ("%s=%s"):format(M.VARIABLE, wanted)
   end
-  if system == "Darwin" then
-    local apple_binary = getenv("KINA_CONTAINER")
-    if apple_binary == nil or apple_binary == "" then apple_binary = "container" end
-    if find(apple_binary) then return "apple", "macOS with Apple's container CLI" end
-  end
+  local apple_binary = getenv("KINA_CONTAINER")
+  if apple_binary and apple_binary ~= "" then return "apple", "KINA_CONTAINER=" .. apple_binary end
+  if system == "Darwin" and find("container") then return "apple", "macOS with Apple's container CLI" end
   if find("docker") and ((getenv("DOCKER_HOST") or "") ~= "" or exists("/var/run/docker.sock")) then
     return "docker", "Docker's CLI with an engine"
   end
   if find("podman") then return "podman", "podman's CLI" end
+  if system ~= "Darwin" and find("container") then return "apple", "a `container` on PATH (kina's simulator of Apple's CLI)" end
   -- on macOS Apple's provider explains how to install its CLI at the first call
   if system == "Darwin" then return "apple", "macOS (no runtime found; Apple's is kina's default there)" end
   error(common.new_error{ op = "choose provider", message = "no container runtime found: neither podman nor Docker (with an engine) is on PATH",

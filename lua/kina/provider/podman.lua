@@ -130,6 +130,8 @@ function M.new(opts)
   end
   return setmetatable({
     name = runtime,
+    display_name = runtime == "docker" and "Docker" or "podman",
+    image_store = (runtime == "docker" and "Docker" or "podman") .. "'s image store",
     runtime = runtime,
     binary = binary,
     sched = opts.scheduler,
@@ -284,6 +286,8 @@ function Provider:capabilities()
     networks = true,
     ip_kept_across_restart = false,
     publishes_host_ports = true,
+    -- kind runs nothing of the kind on Docker or podman: the host's kernel, overlayfs, MTU 1500
+    needs_node_preparation = false,
   }
 end
 
@@ -374,6 +378,22 @@ function Provider:run_argv(desc, field)
   return self:plan(desc, field).argv
 end
 
+--- What a description would give without running anything: {warnings, host_ports}, raising
+-- on a field this runtime cannot take (kernel, rosetta).
+function Provider:validate(desc, field)
+  return self:plan(desc, field).info
+end
+
+--- `args` as a command line for people to run (`podman exec NODE ...`).
+function Provider:user_command(args)
+  return common.command_line({ self.binary:match("([^/]+)$"), table.unpack(args) })
+end
+
+--- The command a user runs to pull `ref` into the store kina loads images from.
+function Provider:pull_command(ref)
+  return self:user_command({ "pull", ref })
+end
+
 -- Create the default network unless it exists; two nodes created at once may race to it.
 function Provider:ensure_network(name)
   if self:network_inspect(name) then return end
@@ -460,6 +480,10 @@ local function state_of(status)
   return "stopped" -- created, configured, exited, stopped, dead
 end
 
+-- The platform of a node: the host's own (a node runs natively; inspect does not say).
+local ARCH = { x86_64 = "amd64", amd64 = "amd64", aarch64 = "arm64", arm64 = "arm64" }
+local HOST_PLATFORM = "linux/" .. (ARCH[uv.os_uname().machine] or uv.os_uname().machine)
+
 -- A record (README.md, "Records") from one object of `inspect`'s JSON, podman's or Docker's.
 local function container_record(obj)
   local config = obj.Config or {}
@@ -472,6 +496,7 @@ local function container_record(obj)
     image_digest = obj.Image,
     created = obj.Created,
     started = (obj.State or {}).StartedAt,
+    platform = HOST_PLATFORM,
     ports = {},
   }
   local nets = {}
@@ -755,6 +780,9 @@ function Provider:image_pull(ref, opts)
   opts = opts or {}
   local args = { "pull" }
   if opts.platform then args[#args + 1] = "--platform"; args[#args + 1] = opts.platform end
+  -- registrySchemes' http: podman pulls from a plain-HTTP registry with --tls-verify=false;
+  -- Docker has no such flag (its daemon's insecure-registries decides)
+  if opts.scheme == "http" and self.runtime == "podman" then args[#args + 1] = "--tls-verify=false" end
   args[#args + 1] = ref
   return self:call("pull", nil, args, { on_stderr = opts.on_progress })
 end
