@@ -1,4 +1,4 @@
--- kina create cluster — create a Kubernetes cluster on Apple's container runtime.
+-- kina create cluster — create a Kubernetes cluster on Apple's container runtime (or podman/Docker on Linux).
 --
 -- This script is what `kina create cluster` runs. Copy it, change it, and run your copy with
 -- `kina run my-create.lua --name dev`: `c.steps` is the list of named steps create runs
@@ -12,7 +12,7 @@ local async = require "kina.async"
 
 local command = {
   usage = "kina create cluster [flags]",
-  summary = "Creates a local Kubernetes cluster of kindest/node containers on Apple's runtime.",
+  summary = "Creates a local Kubernetes cluster of kindest/node containers on Apple's runtime (podman or Docker on Linux).",
   flags = {
     args.CREATE_NAME,
     { name = "config", kind = "string", metavar = "FILE", complete = "files", help = "cluster config: a Lua file returning a table, or kind's v1alpha4 YAML" },
@@ -40,7 +40,7 @@ local c <close> = kina.cluster{
   kubeconfig = opts.kubeconfig,
   status = status,
   scheduler = sched,
-  -- every call of Apple's CLI reported to the status: -v shows each with its duration, and a
+  -- every call of the runtime's CLI reported to the status: -v shows each with its duration, and a
   -- call that hangs while no step is on screen (a cleanup) says what it waits for
   provider = kina.provider{ scheduler = status:runtime_calls(sched) },
 }

@@ -8,7 +8,7 @@ local doctor = require "kina.doctor"
 
 local command = {
   usage = "kina doctor [flags]",
-  summary = "Checks Apple's container runtime, this Mac and, with --config, what a cluster config asks for.",
+  summary = "Checks the container runtime (Apple's on a Mac; podman or Docker on Linux), this machine and, with --config, what a cluster config asks for.",
   outputs = { "json" },
   flags = {
     { name = "config", kind = "string", metavar = "FILE", complete = "files", help = "also check memory, disk and host ports for this cluster config" },

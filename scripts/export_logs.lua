@@ -15,7 +15,7 @@ if not opts then return 0 end
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 local sched <close> = require("kina.async").new{ max = 16 }
 local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status, scheduler = sched,
-  provider = kina.provider{ scheduler = status:runtime_calls(sched) } } -- -v: each call of Apple's CLI
+  provider = kina.provider{ scheduler = status:runtime_calls(sched) } } -- -v: each call of the runtime's CLI
 -- a cluster that does not exist gets no (empty, temporary) directory
 if #c:nodes() == 0 then error(("unknown cluster %q"):format(c.name), 0) end
 local dir = opts.args[1]

@@ -15,7 +15,7 @@ if not opts then return 0 end
 local name = args.cluster_name(opts)
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 local nodes = kina.run(function(k)
-  local p = kina.provider{ scheduler = status:runtime_calls(k) } -- -v: each call of Apple's CLI
+  local p = kina.provider{ scheduler = status:runtime_calls(k) } -- -v: each call of the runtime's CLI
   return p:list{ labels = (not opts.all_clusters) and { ["io.kina.cluster"] = name } or nil }
 end)
 if opts.output == "json" then

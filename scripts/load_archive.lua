@@ -18,7 +18,7 @@ if #opts.args > 1 then
   status:warn("it is faster to save several images into one archive and load that")
 end
 local sched <close> = require("kina.async").new{ max = 16 }
--- -v shows each call of Apple's CLI; a hung one says what kina waits for
+-- -v shows each call of the runtime's CLI; a hung one says what kina waits for
 local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status,
   scheduler = sched, provider = kina.provider{ scheduler = status:runtime_calls(sched) } }
 c.sched:watch_interrupts()

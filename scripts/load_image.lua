@@ -1,4 +1,4 @@
--- kina load docker-image — load images from Apple's image store into the cluster's nodes.
+-- kina load docker-image — load images from the runtime's image store into the cluster's nodes.
 -- `container image save` streams straight into `ctr images import` in every selected node at
 -- once (no temporary file on kina's side; Apple's CLI writes one in $TMPDIR); nodes that already have an image are skipped.
 local kina = require "kina"
@@ -6,7 +6,7 @@ local args = require "kina.args"
 
 local command = {
   usage = "kina load docker-image IMAGE [IMAGE...] [flags]",
-  summary = "Loads images into nodes (named docker-image as in kind; the images come from Apple's image store).",
+  summary = "Loads images into nodes (named docker-image as in kind; the images come from the runtime's image store: Apple's, podman's or Docker's).",
   flags = { args.NAME, { name = "nodes", kind = "list", metavar = "a,b", complete = "nodes", help = "only these nodes" },
     args.OUTPUT, args.VERBOSE, args.QUIET },
   args = { min = 1 },
@@ -16,7 +16,7 @@ local opts = args.command(command, { ... })
 if not opts then return 0 end
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 local sched <close> = require("kina.async").new{ max = 16 }
--- -v shows each call of Apple's CLI; a hung one says what kina waits for
+-- -v shows each call of the runtime's CLI; a hung one says what kina waits for
 local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status,
   scheduler = sched, provider = kina.provider{ scheduler = status:runtime_calls(sched) } }
 c.sched:watch_interrupts()

@@ -14,7 +14,7 @@ local opts = args.command(command, { ... })
 if not opts then return 0 end
 local status = kina.status{ quiet = opts.quiet, verbose = opts.verbose }
 local sched <close> = require("kina.async").new{ max = 16 }
--- -v shows each call of Apple's CLI; a hung one says what kina waits for
+-- -v shows each call of the runtime's CLI; a hung one says what kina waits for
 local c <close> = kina.cluster{ name = args.cluster_name(opts), status = status,
   scheduler = sched, provider = kina.provider{ scheduler = status:runtime_calls(sched) } }
 status:start(("Stopping cluster %q"):format(c.name))

@@ -14,7 +14,8 @@
 
 local async = require "kina.async"
 local apple = require "kina.provider.apple"
-local core_apple = require "kina.core.apple"
+local provider_lib = require "kina.provider"
+local common = require "kina.provider.common"
 local config_lib = require "kina.config"
 local hosts = require "kina.hosts"
 local batch = require "kina.batch"
@@ -139,17 +140,33 @@ function M.new(opts)
     model = model,
     sched = sched,
     own_sched = own_sched,
-    provider = opts.provider or apple.new{ scheduler = sched },
+    provider = opts.provider or provider_lib.new{ scheduler = sched },
     status = opts.status or status_lib.new{},
     kubeconfig_path = opts.kubeconfig,
     retain = opts.retain,
     wait = opts.wait or 0,
     prepare = prepare,
+    prepare_given = opts.prepare,
     getenv = getenv,
     boot_timeout = opts.boot_timeout or M.BOOT_TIMEOUT,
   }, Cluster)
   c.steps = create_steps.list()
   return c
+end
+
+--- The node preparation this cluster's nodes get: DEFAULT_PREPARE with the `prepare` given to
+-- new, where the provider's nodes need it (capability needs_node_preparation: Apple's VMs);
+-- otherwise only what `prepare` asked for (kind prepares nothing on Docker or podman).
+function Cluster:preparation()
+  if not self.prepared then
+    if self.provider:capabilities().needs_node_preparation then
+      self.prepared = self.prepare
+    else
+      self.prepared = {}
+      for k, v in pairs(self.prepare_given or {}) do self.prepared[k] = v end
+    end
+  end
+  return self.prepared
 end
 
 function Cluster:close()
@@ -316,7 +333,7 @@ function Cluster:wait_for_boot(name, timeout)
     if r.code == 0 then return end
     if async.now() >= deadline then
       fail(("node %s did not come up within %gs: /run/containerd/containerd.sock never appeared"):format(name, timeout or self.boot_timeout),
-        "look at the node's boot log: container logs " .. name)
+        "look at the node's boot log: " .. self.provider:user_command({ "logs", name }))
     end
     self.sched:sleep(0.25)
   end
@@ -389,7 +406,7 @@ end
 -- kindest/node reads no drop-ins: kina.containerd). nil when there is nothing to change.
 function Cluster:changes_containerd()
   local model = self.model
-  return self.prepare.snapshotter and true or #(model.containerd_config_patches or {}) > 0
+  return self:preparation().snapshotter and true or #(model.containerd_config_patches or {}) > 0
     or #(model.containerd_config_patches_json6902 or {}) > 0
 end
 
@@ -399,7 +416,7 @@ function Cluster:containerd_config(name, current)
   local patches_json6902 = model.containerd_config_patches_json6902 or {}
   if not self:changes_containerd() then return nil end
   local ok, text, warnings = pcall(containerd.patch_config, current,
-    { snapshotter = self.prepare.snapshotter or nil, patches = patches, patches_json6902 = patches_json6902 })
+    { snapshotter = self:preparation().snapshotter or nil, patches = patches, patches_json6902 = patches_json6902 })
   if not ok then fail(("node %s: %s"):format(name, tostring(text))) end
   for _, w in ipairs(warnings) do self:warn_once(w) end
   return text
@@ -433,11 +450,11 @@ end
 function Cluster:finish_containerd_restart(name, b, res)
   if type(res) == "table" and res.reads then return res end
   local err = res
-  if apple.is_error(err) and err.argv and err.argv[1] == "test" and err.argv[2] == "-S" then
+  if common.is_error(err) and err.argv and err.argv[1] == "test" and err.argv[2] == "-S" then
     self:wait_for_boot(name)
     return
   end
-  if apple.is_error(err) and err.argv and err.argv[1] == "systemctl" then containerd_failure(self, name, err) end
+  if common.is_error(err) and err.argv and err.argv[1] == "systemctl" then containerd_failure(self, name, err) end
   error(err, 0)
 end
 
@@ -445,8 +462,9 @@ end
 -- checked; the bridge keys not, they exist only with bridge netfilter) and the MSS rules, each
 -- added unless present (`iptables -C`), so a start may run it again on a node that kept running.
 function Cluster:add_boot_preparation(b)
-  for _, cmd in ipairs(M.sysctl_commands(self.prepare)) do b:run(cmd.argv, { check = cmd.check }) end
-  for _, cmd in ipairs(M.mss_clamp_commands(self.prepare)) do
+  local prepare = self:preparation()
+  for _, cmd in ipairs(M.sysctl_commands(prepare)) do b:run(cmd.argv, { check = cmd.check }) end
+  for _, cmd in ipairs(M.mss_clamp_commands(prepare)) do
     local probe = table.move(cmd.argv, 1, #cmd.argv, 1, {})
     for i, a in ipairs(probe) do if a == "-A" then probe[i] = "-C" end end
     b:ensure(probe, cmd.argv)
@@ -540,7 +558,7 @@ function Cluster:api_server_url(cp)
   end
   if cp.ip then return ("https://%s:6443"):format(cp.ip) end
   fail(("control plane %s has neither a published API server port nor an IP (is it running?)"):format(cp.name),
-    apple.HINTS.not_running)
+    self.provider:hint("not_running"))
 end
 
 --- The kubeconfig document for this cluster: external (host) or internal (node network) server.
@@ -694,7 +712,7 @@ function Cluster:print_usage(ctx)
   if ctx.kubeconfig_written then
     self.status:info(("Set kubectl context to %q"):format(kubeconfig.key(self.name)))
     local cmd = "kubectl cluster-info --context " .. kubeconfig.key(self.name)
-    if self.kubeconfig_path then cmd = cmd .. " --kubeconfig " .. apple.command_line({ self.kubeconfig_path }) end
+    if self.kubeconfig_path then cmd = cmd .. " --kubeconfig " .. common.command_line({ self.kubeconfig_path }) end
     self.status:info("You can now use your cluster with:\n\n" .. cmd .. "\n")
     self.status:info(SALUTATIONS[(#self.name % #SALUTATIONS) + 1])
   end
@@ -715,7 +733,7 @@ function Cluster:delete()
   if #names > 0 then self.provider:delete(names, { force = true }) end
   -- the network is looked for even when no node is left: a delete that failed at the network
   -- must finish when it is run again
-  if self.provider:info().macos ~= 15 then
+  if self.provider:capabilities().networks then
     for _, net in ipairs(self.provider:network_list()) do
       if net.labels and net.labels[M.CLUSTER_LABEL] == self.name then self.provider:network_delete(net.name) end
     end
@@ -801,8 +819,7 @@ function Cluster:load_images(refs, opts)
     end
     if not self.provider:image_exists(ref) then
       fail(("image: %s not present locally"):format(config_lib.quote(ref)),
-        "pull or build it with Apple's CLI first ("
-          .. apple.command_line({ "container", table.unpack(core_apple.argv_image_pull(ref, nil, self.provider:version())) }) .. ")")
+        "pull or build it first (" .. self.provider:pull_command(ref) .. ")")
     end
   end
   local report = {}
@@ -849,8 +866,7 @@ function Cluster:load_images(refs, opts)
     end
     report[n.name] = "loaded"
   end
-  self.status:start(("Saving %s from Apple's image store (`container image save` writes the whole archive before it streams into the nodes)")
-    :format(table.concat(saving, ", ")))
+  self.status:start(("Saving %s from %s"):format(table.concat(saving, ", "), self.provider.image_store))
   local ok, err = pcall(self.with_spinner, self, function() self:each(pending, load_node) end)
   self.status:finish(ok)
   if not ok then error(err, 0) end

@@ -7,8 +7,7 @@
 -- edit (c.steps); kina.cluster's create runs the applicable ones in order and cleans up after a
 -- failure.
 local async = require "kina.async"
-local apple = require "kina.provider.apple"
-local spec = require "kina.core.spec"
+local common = require "kina.provider.common"
 local config_lib = require "kina.config"
 local hosts = require "kina.hosts"
 local batch = require "kina.batch"
@@ -63,12 +62,13 @@ local function steps_preflight(c, ctx)
   ctx.info = info
   for _, w in ipairs(warnings or {}) do c.status:warn(w) end
   local model = c.model
-  if #model.nodes > 1 and info.macos == 15 then
+  local can = c.provider:capabilities()
+  if #model.nodes > 1 and not can.nodes_reach_each_other then
     K().fail(("a cluster of %d nodes needs macOS 26: on macOS 15 Apple's runtime keeps containers from reaching each other "
       .. "(apple/container#326)"):format(#model.nodes), "create a single-node cluster, or upgrade to macOS 26.")
   end
-  if model.network and info.macos == 15 then
-    K().fail(("network %q: networks other than the default need macOS 26"):format(model.network), apple.HINTS.network_needs_macos26)
+  if model.network and not can.networks then
+    K().fail(("network %q: networks other than the default need macOS 26"):format(model.network), c.provider:hint("network_needs_macos26"))
   end
   local existing = c:nodes()
   if #existing > 0 then
@@ -114,7 +114,7 @@ local function steps_preflight(c, ctx)
   -- validate every node's command line and find taken host ports before anything is created
   local ports = {}
   for _, d in ipairs(c:descriptions()) do
-    local _, extra = spec.run_argv(d.desc, info.version, d.field)
+    local extra = c.provider:validate(d.desc, d.field)
     for _, w in ipairs(extra.warnings or {}) do c.status:warn(M.config_field_names(w)) end
     for _, p in ipairs(extra.host_ports or {}) do
       p.field = p.field and M.config_field_names(p.field)
@@ -276,7 +276,7 @@ local function steps_config(c, ctx)
       certificate_key = n.role == "control-plane" and ctx.certificate_key or nil,
       pod_subnet = net.pod_subnet, service_subnet = net.service_subnet, kube_proxy_mode = net.kube_proxy_mode,
       feature_gates = model.feature_gates, runtime_config = model.runtime_config, node_labels = n.labels,
-      provider = "apple",
+      provider = c.provider.name,
     }, {
       -- kind applies the cluster's patches, then the node's (actions/config/config.go)
       { merge = model.kubeadm_config_patches, json6902 = model.kubeadm_config_patches_json6902 },
@@ -302,18 +302,18 @@ local function steps_config(c, ctx)
 end
 
 local function kubeadm_failure(c, node, what, err)
-  if apple.is_error(err) and err.result then
+  if common.is_error(err) and err.result then
     local out = (err.result.stdout or "") .. (err.result.stderr or "")
     -- the status as the provider saw it ("exit status 1", "timed out after 600s") and the
     -- command line, so a failure names the command that failed
     -- without --retain the nodes are gone by the time the user reads this: say how to keep them
     local hint = c.retain
       and ("see the whole story with `kina export logs --name %s` (kubelet.log, journal.log) or run "
-        .. "`container exec %s journalctl -u kubelet --no-pager`."):format(c.name, node)
+        .. "`%s`."):format(c.name, c.provider:user_command({ "exec", node, "journalctl", "-u", "kubelet", "--no-pager" }))
       or ("the nodes are deleted after a failure: run the create again with --retain to keep them, then "
         .. "`kina export logs --name %s` (kubelet.log, journal.log)."):format(c.name)
     K().fail(("%s failed on %s (%s)\n  command: %s\nthe last lines of its output:\n%s"):format(what, node,
-      err.status or ("exit status " .. tostring(err.result.code)), apple.command_line(err.argv or {}), K().tail(out, 15)),
+      err.status or ("exit status " .. tostring(err.result.code)), common.command_line(err.argv or {}), K().tail(out, 15)),
       hint)
   end
   error(err, 0)
@@ -418,7 +418,8 @@ end
 --- The steps of create, in order: a fresh list each time, for a script to edit.
 function M.list()
   return {
-    step("preflight", "Checking Apple's runtime and the configuration", steps_preflight),
+    step("preflight", function(c) return ("Checking %s and the configuration"):format(c.provider.display_name or "the runtime") end,
+      steps_preflight),
     step("ensure_image", function(c)
       local images = distinct_images(c.model)
       for i, img in ipairs(images) do images[i] = strip_digest(img) end
@@ -426,7 +427,8 @@ function M.list()
     end, steps_ensure_image),
     step("network", function(c) return ("Ensuring network %s 🌐"):format(c.model.network or "default") end, steps_network),
     step("provision", function(c) return "Preparing nodes " .. ("📦 "):rep(#c.model.nodes):gsub(" $", "") end, steps_provision),
-    step("prepare", "Configuring nodes for Apple's runtime 🔧", steps_prepare),
+    step("prepare", function(c) return ("Configuring nodes for %s 🔧"):format(c.provider.display_name or "the runtime") end,
+      steps_prepare),
     step("loadbalancer", "Configuring the external load balancer ⚖️", steps_loadbalancer),
     step("config", "Writing configuration 📜", steps_config),
     step("kubeadm_init", "Starting control-plane 🕹️", steps_kubeadm_init),

@@ -9,6 +9,7 @@
 -- (kina.core.apple features); this module only arranges them into checks.
 
 local apple = require "kina.provider.apple"
+local common = require "kina.provider.common"
 local core = require "kina.core.apple"
 
 local M = {}
@@ -43,9 +44,35 @@ local function verdict(provider, info)
   return pcall(provider.ensure_ready, proxy)
 end
 
---- The runtime checks create needs too: cli, version, services, server_version. Returns the
--- checks and the provider's info (nil when the CLI or its status could not be read).
+-- podman's or Docker's: the CLI answers, and the provider's own verdict (ensure_ready) on
+-- whether its engine can run nodes; its warnings are one check's.
+local function linux_runtime(provider)
+  local checks = {}
+  local ok, version = pcall(provider.version, provider)
+  if not ok then
+    if not is_provider_error(version) then error(version, 0) end
+    local msg, hint = parts(version)
+    return { check("cli", "fail", msg, hint, version) }, nil
+  end
+  checks[1] = check("cli", "ok", ("%s %s (%s)"):format(provider.runtime, version, provider.binary))
+  local info, warnings
+  ok, info, warnings = pcall(provider.ensure_ready, provider)
+  if not ok then
+    if not is_provider_error(info) then error(info, 0) end
+    local msg, hint = parts(info)
+    checks[2] = check("services", "fail", msg, hint, info)
+    return checks, nil
+  end
+  if warnings and #warnings > 0 then checks[2] = check("services", "warn", table.concat(warnings, "; "))
+  else checks[2] = check("services", "ok", ("%s can run containers"):format(provider.binary)) end
+  return checks, info
+end
+
+--- The runtime checks create needs too: cli, version, services, server_version (Apple's; cli
+-- and services for podman and Docker). Returns the checks and the provider's info (nil when
+-- the CLI or its status could not be read).
 function M.runtime(provider)
+  if provider.name ~= "apple" then return linux_runtime(provider) end
   local checks = {}
   local ok, version = pcall(provider.version, provider)
   if not ok then
@@ -116,7 +143,7 @@ function M.preflight(provider)
   for _, c in ipairs(checks) do
     if c.status == "fail" then
       if c.error then error(c.error, 0) end
-      error(setmetatable({ op = "preflight", message = c.message, hint = c.hint }, apple.ProviderError), 0)
+      error(common.new_error{ op = "preflight", message = c.message, hint = c.hint }, 0)
     elseif c.status == "warn" then
       warnings[#warnings + 1] = c.message
     end
@@ -395,7 +422,8 @@ function M.run(opts)
   local getenv = opts.getenv or os.getenv
   local checks, info = M.runtime(provider)
   local function add(c) checks[#checks + 1] = c end
-  if info then
+  -- the kernel, macOS, Local Network and known-release checks are about Apple's runtime
+  if info and provider.name == "apple" then
     add(M.kernel(info, opts.readlink))
     add(M.macos(info))
     if info.service_running then

@@ -106,7 +106,7 @@ function M.name_members(c, via, names)
     local m = by_name[name]
     if not m then
       c.fail(("etcd has no member named %s (members: %d)"):format(name, #members),
-        ("look at etcd on %s: container exec %s crictl ps --name etcd"):format(via, via))
+        ("look at etcd on %s: %s"):format(via, c.provider:user_command({ "exec", via, "crictl", "ps", "--name", "etcd" })))
     end
     if not (#m.peer_urls == 1 and m.peer_urls[1] == M.peer_url(name)) then by_address[#by_address + 1] = m end
   end

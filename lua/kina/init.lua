@@ -31,9 +31,10 @@ function kina.cluster(opts)
   return require("kina.cluster").new(opts)
 end
 
---- Apple's runtime as a provider (see kina.provider.apple); needs a scheduler.
+--- The runtime that runs the nodes (see kina.provider: KINA_PROVIDER, else detected; opts.name
+-- chooses "apple", "podman" or "docker"); needs a scheduler.
 function kina.provider(opts)
-  return require("kina.provider.apple").new(opts)
+  return require("kina.provider").new(opts)
 end
 
 --- A kind-style status writer (see kina.status).

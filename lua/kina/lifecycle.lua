@@ -107,22 +107,23 @@ function M.problems(c, nodes, saved)
     local lb = c:endpoint_node(all)
     out[#out + 1] = { node = cp.name, what = "the API server does not answer: " .. tostring(err):gsub("%s+$", ""),
       hint = lb.role == loadbalancer.ROLE
-        and ("look at the load balancer's loop and the control planes' logs: container exec %s journalctl -u %s; container logs %s"):format(lb.name, loadbalancer.UNIT, cp.name)
-        or ("look at the control plane's log: container logs %s"):format(cp.name) }
+        and ("look at the load balancer's loop and the control planes' logs: %s; %s"):format(
+          c.provider:user_command({ "exec", lb.name, "journalctl", "-u", loadbalancer.UNIT }), c.provider:user_command({ "logs", cp.name }))
+        or ("look at the control plane's log: " .. c.provider:user_command({ "logs", cp.name })) }
     return out
   end
   for i, n in ipairs(nodes) do
     local cond = conds[n.name]
     if not (cond and cond.ready) then
       out[#out + 1] = { node = n.name, what = "not Ready: " .. (cond and cond.reason or "not registered"),
-        hint = ("its kubelet's log: container exec %s journalctl -u kubelet --no-pager"):format(n.name) }
+        hint = "its kubelet's log: " .. c.provider:user_command({ "exec", n.name, "journalctl", "-u", "kubelet", "--no-pager" }) }
     end
     local vip, r = results[i + 1][1], results[i + 1][2]
     if r.code ~= 0 then
       out[#out + 1] = { node = n.name, what = ("the kubernetes Service (%s) does not answer from this node (curl: exit status %d%s): kube-proxy there cannot reach the API server")
         :format(vip, r.code, r.stderr ~= "" and (", " .. r.stderr:gsub("%s+$", "")) or ""),
-        hint = ("recreate its kube-proxy pod: container exec %s kubectl --kubeconfig=/etc/kubernetes/admin.conf -n kube-system delete pod -l k8s-app=kube-proxy --field-selector spec.nodeName=%s")
-          :format(cp.name, n.name) }
+        hint = "recreate its kube-proxy pod: " .. c.provider:user_command({ "exec", cp.name, "kubectl", "--kubeconfig=/etc/kubernetes/admin.conf",
+          "-n", "kube-system", "delete", "pod", "-l", "k8s-app=kube-proxy", "--field-selector", "spec.nodeName=" .. n.name }) }
     end
   end
   table.sort(out, function(a, b) return a.node < b.node end)
@@ -281,7 +282,7 @@ function M.wait_for_api(c, cp, wait)
     if conds then return end
     if async.now() >= deadline then
       c.fail(("the API server on %s did not answer within %ds"):format(cp, wait),
-        ("look at its log: container logs %s"):format(cp))
+        "look at its log: " .. c.provider:user_command({ "logs", cp }))
     end
     c.sched:sleep(1)
   end
