@@ -74,6 +74,90 @@ function R.make_rootfs(dir)
   return tarball
 end
 
+---------------------------------------------------------------------------------------------
+-- The simulated kindest/node image: this simulator's node inside a real container
+
+--- Its reference: "kindest/node" in it makes the simulator treat it as a kind node, and the
+-- tag is the Kubernetes version it models (kina.sim.node.release).
+R.NODE_IMAGE = "localhost/kindest/node:v1.35.5"
+
+-- Where the image keeps kina's Lua modules and the C modules they load.
+local SIM_LUA, SIM_LIB = "/opt/kina-sim/lua", "/opt/kina-sim/lib"
+local LUA = "/usr/bin/lua5.4"
+local PREAMBLE = table.concat({
+  "#!" .. LUA,
+  ("package.path = %q"):format(SIM_LUA .. "/?.lua;" .. SIM_LUA .. "/?/init.lua"),
+  ("package.cpath = %q"):format(SIM_LIB .. "/?.so"),
+  "",
+}, "\n")
+-- every program of the node is the simulator's (kina.sim.node.agent.tool), by its name
+local TOOL = PREAMBLE .. 'os.exit(require("kina.sim.node.agent").tool(arg[0]:match("[^/]+$"), arg), true)\n'
+local INIT = PREAMBLE .. 'require("kina.sim.node.agent").main()\n'
+
+local function lua_module_file(name, path)
+  local found = package.searchpath(name, path)
+  return assert(found, "no " .. name .. " for this Lua (" .. path .. ")")
+end
+
+--- Make the simulated node image's root file system in `dir`: Lua 5.4 and the libraries it and
+-- its modules (luv, cjson, lyaml, kina's C core) link, kina's Lua modules, the files of a kind
+-- node as the simulator makes them (kina.sim.node.init_rootfs), and every program the simulated
+-- node knows as a script running it. Returns the tar's path.
+function R.make_node_rootfs(dir, root_dir, build_lib)
+  local rootfs = dir .. "/node-rootfs"
+  local node = require "kina.sim.node"
+  assert(node.init_rootfs(rootfs, { id = "node", hostname = "node", image = R.NODE_IMAGE }))
+  local libs = {}
+  local function with_libs(path)
+    local _, out = run("ldd " .. q(path))
+    for lib in out:gmatch("(/[^%s]+)") do libs[lib] = true end
+  end
+  copy_in(rootfs, LUA)
+  with_libs(LUA)
+  local cmods = { luv = "luv", cjson = "cjson", yaml = "yaml" }
+  for name, file in pairs(cmods) do
+    local path = lua_module_file(name, package.cpath)
+    copy_in(rootfs, path, SIM_LIB .. "/" .. file .. ".so")
+    with_libs(path)
+  end
+  local core = build_lib .. "/kina/core"
+  local _, names = run("ls " .. q(core))
+  for so in names:gmatch("%S+%.so") do
+    copy_in(rootfs, core .. "/" .. so, SIM_LIB .. "/kina/core/" .. so)
+    with_libs(core .. "/" .. so)
+  end
+  for lib in pairs(libs) do copy_in(rootfs, lib) end
+  -- lyaml's Lua side, and kina's own modules
+  local lyaml_dir = lua_module_file("lyaml", package.path):match("^(.*)/lyaml/init%.lua$")
+    or lua_module_file("lyaml", package.path):match("^(.*)/lyaml%.lua$")
+  assert(run("mkdir -p " .. q(rootfs .. SIM_LUA) .. " && cp -rL " .. q(lyaml_dir .. "/lyaml") .. " " .. q(rootfs .. SIM_LUA .. "/")))
+  assert(run("cp -rL " .. q(root_dir .. "/lua/kina") .. " " .. q(rootfs .. SIM_LUA .. "/")))
+  -- the programs: kind's node tools, the basic commands, and whatever else the simulator runs
+  local paths = {}
+  for name, path in pairs(node.NODE_TOOLS) do paths[path] = name end
+  for name in pairs(node.commands) do
+    if not name:match("^__") then paths["/usr/bin/" .. name] = name end
+  end
+  for _, name in ipairs({ "sh", "cat", "cp", "mkdir", "echo", "true", "false", "uname", "hostname", "rm", "mv", "sleep",
+      "chmod", "ls", "dash", "tar", "test", "printf", "env", "id", "whoami", "touch" }) do
+    paths["/bin/" .. name] = name
+  end
+  paths["/usr/sbin/sysctl"] = "sysctl"
+  for path in pairs(paths) do
+    local f = assert(io.open(rootfs .. path, "w"))
+    f:write(TOOL)
+    f:close()
+    assert(run("chmod 755 " .. q(rootfs .. path)))
+  end
+  local f = assert(io.open(rootfs .. "/usr/local/bin/kina-sim-init", "w"))
+  f:write(INIT)
+  f:close()
+  assert(run("chmod 755 " .. q(rootfs .. "/usr/local/bin/kina-sim-init")))
+  local tarball = dir .. "/node-rootfs.tar"
+  assert(run("tar -C " .. q(rootfs) .. " -cf " .. q(tarball) .. " ."))
+  return tarball
+end
+
 --- Why `binary` cannot run containers here, or nil when it can. env: extra environment.
 function R.unusable(binary, env_prefix)
   if uv.os_uname().sysname ~= "Linux" then return "podman and Docker nodes are tested on Linux only" end
@@ -141,8 +225,26 @@ function R.open(binary)
     end
     return left
   end
+  --- Import the simulated kindest/node (R.NODE_IMAGE) once; `root_dir` is the repository,
+  -- `build_lib` the built C modules (build/lib).
+  function rt.node_image(root_dir, build_lib)
+    if rt.has_node_image then return R.NODE_IMAGE end
+    local tar = R.make_node_rootfs(dir, root_dir, build_lib)
+    local changes = {
+      'CMD ["/usr/local/bin/kina-sim-init"]',
+      "ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+      "ENV KINA_SIM_IMAGE=" .. R.NODE_IMAGE,
+    }
+    local cmd = prefix .. q(binary) .. " import"
+    for _, c in ipairs(changes) do cmd = cmd .. " --change " .. q(c) end
+    local ok, out = run(cmd .. " " .. q(tar) .. " " .. q(R.NODE_IMAGE))
+    assert(ok, "import of the simulated node image failed: " .. out)
+    rt.has_node_image = true
+    return R.NODE_IMAGE
+  end
   function rt.close()
     rt.sh("rmi -f " .. q(R.IMAGE))
+    if rt.has_node_image then rt.sh("rmi -f " .. q(R.NODE_IMAGE)) end
     if not had_default_network then rt.sh("network rm kina") end
     run("rm -rf " .. q(dir))
   end

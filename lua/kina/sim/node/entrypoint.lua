@@ -138,10 +138,13 @@ function E.boot(n)
   local function info(msg) console[#console + 1] = "INFO: " .. msg end
   local t = rec.started or n:now()
 
-  -- Apple's runtime writes these at start
-  rootfs.write(root, "/etc/hosts", "127.0.0.1 localhost\n" .. (ip and (ip .. " " .. host .. "\n") or ""))
-  local gw = gateway_of(ip)
-  if gw then rootfs.write(root, "/etc/resolv.conf", "nameserver " .. gw .. "\n") end
+  -- Apple's runtime writes these at start; in a real container (kina.sim.node.agent,
+  -- rec.runtime "podman" or "docker") the runtime has written its own
+  if not rec.runtime then
+    rootfs.write(root, "/etc/hosts", "127.0.0.1 localhost\n" .. (ip and (ip .. " " .. host .. "\n") or ""))
+    local gw = gateway_of(ip)
+    if gw then rootfs.write(root, "/etc/resolv.conf", "nameserver " .. gw .. "\n") end
+  end
 
   local env = rec.env or {}
   local fatal

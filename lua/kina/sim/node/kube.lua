@@ -273,7 +273,14 @@ local function connect_from(ctx, from, hosts, server, opts)
   local target, how = resolve_from(ctx, from, hosts, host)
   local addr = host .. ":" .. port
   if not target then
-    if how == "name" then return nil, "dial tcp: lookup " .. host .. " on 192.168.64.1:53: no such host" end
+    if how == "name" then
+      -- Go's resolver names the first nameserver of the node's resolv.conf (Apple's runtime
+      -- writes its gateway there; podman and Docker their own)
+      local conf = from.rootfs and rootfs.read(from.rootfs, "/etc/resolv.conf") or ""
+      local server = conf:match("\n%s*nameserver%s+(%S+)") or conf:match("^%s*nameserver%s+(%S+)") or "192.168.64.1"
+      if server:find(":", 1, true) then server = "[" .. server .. "]" end
+      return nil, "dial tcp: lookup " .. host .. " on " .. server .. ":53: no such host"
+    end
     return nil, "dial tcp " .. addr .. ": connect: no route to host"
   end
   -- vmnet does not forward between isolated VMs (macOS 15, or different networks): the

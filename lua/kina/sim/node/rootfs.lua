@@ -9,6 +9,16 @@ local json = require("kina.json")
 local M = {}
 
 M.STATE_DIR = "/var/lib/kina-sim"
+
+-- A root "agent://<ip>" is another node running in a real container (podman, Docker): its
+-- files are its agent's (kina.sim.node.agent), reached over the network. The primitives below
+-- (stat, mkdir_p, read, write, remove, remove_tree, list) go there; the rest is built on them.
+local function remote(root, fn, ...)
+  if type(root) == "string" and root:sub(1, 8) == "agent://" then
+    return true, require("kina.sim.node.agent").call(root, fn, ...)
+  end
+  return false
+end
 M.RUNTIME_FILE = "/run/kina-sim/runtime.json"
 
 --- Normalise a node path against `cwd` (default "/"): absolute, no "." or "..", no "//".
@@ -32,6 +42,8 @@ function M.host(root, path, cwd)
 end
 
 function M.stat(root, path)
+  local far, a, b, c = remote(root, "stat", path)
+  if far then return a, b, c end
   return uv.fs_stat(M.host(root, path))
 end
 
@@ -51,6 +63,8 @@ end
 
 --- mkdir -p; returns true or nil, errname ("ENOTDIR", "EEXIST"…), failing component.
 function M.mkdir_p(root, path)
+  local far, a, b, c = remote(root, "mkdir_p", path)
+  if far then return a, b, c end
   local p = M.normalize(path)
   local cur = ""
   for part in p:gmatch("[^/]+") do
@@ -68,6 +82,8 @@ function M.mkdir_p(root, path)
 end
 
 function M.read(root, path)
+  local far, a, b, c = remote(root, "read", path)
+  if far then return a, b, c end
   local f = io.open(M.host(root, path), "rb")
   if not f then return nil end
   local s = f:read("a")
@@ -78,6 +94,8 @@ end
 --- Write (or append) a whole string; the parent must exist (as on a real filesystem).
 -- Writes go to a temporary file renamed into place, so a concurrent reader never sees half.
 function M.write(root, path, data, append)
+  local far, a, b, c = remote(root, "write", path, data, append)
+  if far then return a, b, c end
   local host = M.host(root, path)
   if append then
     local f, err = io.open(host, "ab")
@@ -97,11 +115,15 @@ function M.write(root, path, data, append)
 end
 
 function M.remove(root, path)
+  local far, a, b, c = remote(root, "remove", path)
+  if far then return a, b, c end
   return os.remove(M.host(root, path))
 end
 
 --- rm -r on a node path (directories included); missing paths are fine.
 function M.remove_tree(root, path)
+  local far, a, b, c = remote(root, "remove_tree", path)
+  if far then return a, b, c end
   local host = M.host(root, path)
   local st = uv.fs_lstat(host)
   if not st then return true end
@@ -121,6 +143,8 @@ end
 
 --- Sorted names in a node directory (nil when it is not one).
 function M.list(root, path)
+  local far, a, b, c = remote(root, "list", path)
+  if far then return a, b, c end
   local req = uv.fs_scandir(M.host(root, path))
   if not req then return nil end
   local names = {}
