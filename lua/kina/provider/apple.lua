@@ -99,18 +99,10 @@ function M.new(opts)
   if type(opts.scheduler) ~= "table" or type(opts.scheduler.spawn) ~= "function" then
     error("apple provider options: field 'scheduler' must be a kina.async scheduler", 2)
   end
-  local timeouts = {}
-  for k, v in pairs(M.DEFAULT_TIMEOUTS) do timeouts[k] = v end
   -- KINA_CONTAINER_TIMEOUT (seconds) caps every call: for impatient scripts and for tests of
   -- a hung CLI
   local cap = tonumber(os.getenv("KINA_CONTAINER_TIMEOUT") or "")
-  if cap and cap > 0 then
-    for k, v in pairs(timeouts) do timeouts[k] = math.min(v, cap) end
-  end
-  for k, v in pairs(opts.timeouts or {}) do
-    if type(v) ~= "number" or v <= 0 then error("apple provider options: timeouts." .. tostring(k) .. " must be a positive number", 2) end
-    timeouts[k] = v
-  end
+  local timeouts = common.timeouts("apple", opts.timeouts, cap and cap > 0 and cap or nil)
   local binary = opts.binary or os.getenv("KINA_CONTAINER")
   if binary == nil or binary == "" then binary = "container" end
   return setmetatable({
@@ -124,36 +116,13 @@ function M.new(opts)
   }, Provider)
 end
 
--- Run the CLI with `args`; returns the result table (any exit status) or raises when the
--- binary cannot be started or the call timed out.
-function Provider:run_cli(op, node, args, extra)
-  local argv = { self.binary }
-  for _, a in ipairs(args) do argv[#argv + 1] = a end
-  local opts = { argv = argv, timeout = (extra and extra.timeout) or self.timeouts[op] or self.timeouts.default, env = self.env }
-  if extra then
-    for k, v in pairs(extra) do
-      if k ~= "timeout" then opts[k] = v end
-    end
-  end
-  local r, err, code = self.sched:exec(opts)
-  if not r then
-    local hint
-    if code == "ENOENT" then
-      hint = ("Apple's `container` CLI was not found as %q. Install it from https://github.com/apple/container/releases "
-        .. "(it needs macOS 15 or later on Apple silicon), or set KINA_CONTAINER to its path."):format(self.binary)
-    end
-    error(new_error{ op = op, node = node, argv = argv, message = err, code = code, hint = hint }, 0)
-  end
-  if r.timed_out then
-    error(new_error{ op = op, node = node, argv = argv, status = ("timed out after %gs"):format(opts.timeout),
-      stderr = r.stderr, result = r, cause = "timeout", hint = M.HINTS.timeout }, 0)
-  end
-  return r, argv
-end
+-- timeout(op), run_cli and call: every provider's (kina.provider.common)
+common.add_cli_methods(Provider)
 
---- Seconds a call of kind `op` (a DEFAULT_TIMEOUTS key) may run before kina kills it.
-function Provider:timeout(op)
-  return self.timeouts[op] or self.timeouts.default
+-- What to do when the CLI is not found (run_cli's hint for ENOENT).
+function Provider:missing_cli_hint()
+  return ("Apple's `container` CLI was not found as %q. Install it from https://github.com/apple/container/releases "
+    .. "(it needs macOS 15 or later on Apple silicon), or set KINA_CONTAINER to its path."):format(self.binary)
 end
 
 -- Raise a ProviderError for a failed result (a job kina killed at its deadline: cause timeout).
@@ -164,21 +133,7 @@ function Provider:fail(op, node, argv, r)
     code = r.code, result = r, cause = cause, hint = cause and M.HINTS[cause] }, 0)
 end
 
--- Run and require success; returns the result.
-function Provider:call(op, node, args, extra)
-  local r, argv = self:run_cli(op, node, args, extra)
-  if r.code ~= 0 then self:fail(op, node, argv, r) end
-  return r
-end
-
-local function decode(op, text)
-  -- kina only reads the CLI's JSON, so `[]` and `{}` need not be told apart
-  local value, err = json.decode(text, { empty_arrays = false })
-  if value == nil then
-    error(new_error{ op = op, message = "could not parse the CLI's JSON: " .. tostring(err), stderr = text:sub(1, 400) }, 0)
-  end
-  return value
-end
+local decode = common.decode_json
 
 ---------------------------------------------------------------------------------------------
 -- Runtime information
@@ -332,9 +287,7 @@ end
 
 --- The run argv a description gives, without running it (for dry runs and checks).
 function Provider:run_argv(desc, field)
-  local argv = { self.binary }
-  for _, a in ipairs((spec.run_argv(desc, self:version(), field))) do argv[#argv + 1] = a end
-  return argv
+  return self:cli_argv((spec.run_argv(desc, self:version(), field)))
 end
 
 function Provider:start(name)
@@ -443,8 +396,7 @@ local function exec_parts(self, name, cmd, opts)
   if type(cmd) ~= "table" or #cmd == 0 then error("exec: the command must be a non-empty argv table", 3) end
   local interactive = opts.stdin ~= nil or opts.stdin_file ~= nil or opts.stdin_from ~= nil
   local args = apple.argv_exec(name, cmd, { interactive = interactive, env = opts.env, user = opts.user, workdir = opts.workdir }, self:version())
-  local argv = { self.binary }
-  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  local argv = self:cli_argv(args)
   local spawn = { argv = argv, timeout = opts.timeout or self.timeouts.exec, env = self.env,
     stdin = opts.stdin, stdin_file = opts.stdin_file, stdin_from = opts.stdin_from,
     on_stdout = opts.on_stdout, on_stderr = opts.on_stderr, stdout = opts.stdout, stdout_limit = opts.stdout_limit }
@@ -503,8 +455,7 @@ end
 -- raises a ProviderError after `timeout` seconds.
 function Provider:wait_for_log(name, pattern, timeout)
   local matched = false
-  local argv = { self.binary }
-  for _, a in ipairs(apple.argv_logs(name, { follow = true }, self:version())) do argv[#argv + 1] = a end
+  local argv = self:cli_argv(apple.argv_logs(name, { follow = true }, self:version()))
   local r, err, code = self.sched:exec{
     argv = argv, env = self.env, timeout = timeout,
     on_stdout = function(line)
@@ -605,8 +556,7 @@ function Provider:image_save(refs, opts)
   if type(refs) == "string" then refs = { refs } end
   local args = apple.argv_image_save(refs, { platform = opts.platform, output = opts.to }, self:version())
   if opts.pipe then
-    local argv = { self.binary }
-    for _, a in ipairs(args) do argv[#argv + 1] = a end
+    local argv = self:cli_argv(args)
     return self.sched:spawn{ argv = argv, stdout = "pipe", timeout = self.timeouts.save, env = self.env }, argv
   end
   return self:call("save", nil, args)

@@ -52,6 +52,82 @@ function M.status_text(r)
 end
 
 ---------------------------------------------------------------------------------------------
+-- Running a CLI
+
+--- A provider's timeouts: DEFAULT_TIMEOUTS, each capped at `cap` seconds when given, then
+-- `overrides` ({op = seconds}); `who` names the provider in the error for a bad override.
+function M.timeouts(who, overrides, cap)
+  local timeouts = {}
+  for k, v in pairs(M.DEFAULT_TIMEOUTS) do timeouts[k] = cap and math.min(v, cap) or v end
+  for k, v in pairs(overrides or {}) do
+    if type(v) ~= "number" or v <= 0 then error(who .. " provider options: timeouts." .. tostring(k) .. " must be a positive number", 3) end
+    timeouts[k] = v
+  end
+  return timeouts
+end
+
+--- Decode a CLI's JSON output, raising a ProviderError for `op` when it is not JSON. kina only
+-- reads the CLIs' JSON, so `[]` and `{}` need not be told apart.
+function M.decode_json(op, text)
+  local value, err = require("kina.json").decode(text, { empty_arrays = false })
+  if value == nil then
+    error(M.new_error{ op = op, message = "could not parse the CLI's JSON: " .. tostring(err), stderr = text:sub(1, 400) }, 0)
+  end
+  return value
+end
+
+-- The CLI-running methods, shared by every provider class (see add_cli_methods).
+local CLI = {}
+
+--- Seconds a call of kind `op` (a DEFAULT_TIMEOUTS key) may run before kina kills it.
+function CLI:timeout(op)
+  return self.timeouts[op] or self.timeouts.default
+end
+
+--- The argv that runs the CLI with `args`.
+function CLI:cli_argv(args)
+  local argv = { self.binary }
+  for _, a in ipairs(args) do argv[#argv + 1] = a end
+  return argv
+end
+
+-- Run the CLI with `args`; returns the result table (any exit status) and the argv, or raises
+-- when the binary cannot be started or the call timed out.
+function CLI:run_cli(op, node, args, extra)
+  local argv = self:cli_argv(args)
+  local opts = { argv = argv, timeout = (extra and extra.timeout) or self:timeout(op), env = self.env }
+  for k, v in pairs(extra or {}) do
+    if k ~= "timeout" then opts[k] = v end
+  end
+  local r, err, code = self.sched:exec(opts)
+  if not r then
+    error(M.new_error{ op = op, node = node, argv = argv, message = err, code = code,
+      hint = code == "ENOENT" and self:missing_cli_hint() or nil }, 0)
+  end
+  if r.timed_out then
+    error(M.new_error{ op = op, node = node, argv = argv, status = ("timed out after %gs"):format(opts.timeout),
+      stderr = r.stderr, result = r, cause = "timeout", hint = self:hint("timeout") }, 0)
+  end
+  return r, argv
+end
+
+-- Run and require success (else the class's fail raises); returns the result.
+function CLI:call(op, node, args, extra)
+  local r, argv = self:run_cli(op, node, args, extra)
+  if r.code ~= 0 then self:fail(op, node, argv, r) end
+  return r
+end
+
+--- Add timeout(op), cli_argv(args), run_cli(op, node, args, extra) and call(op, node, args, extra) to a
+-- provider class. Its objects carry `binary`, `sched`, `timeouts` and `env`; the class gives
+-- missing_cli_hint() (what to do when the binary is not found), hint(cause), and
+-- fail(op, node, argv, r), which raises the runtime's error for a failed result.
+function M.add_cli_methods(class)
+  for k, f in pairs(CLI) do class[k] = f end
+  return class
+end
+
+---------------------------------------------------------------------------------------------
 -- Shared operations
 
 --- True when every label of `wanted` has that value in record.labels.
@@ -106,8 +182,6 @@ function M.copy_to(provider, name, source, dest, opts)
   if opts.mode then provider:exec(name, { "chmod", opts.mode, dest }) end
 end
 
---- The capabilities a provider may declare (README.md, "Capabilities"); every provider's
--- capabilities() returns a boolean for each of these names and no other.
 --- Seconds before a CLI call is given up as hung, by kind of call (both CLIs can hang). `run`
 -- may pull a node image first; `stop` waits for systemd. A constant: providers copy it and take
 -- overrides in their own copy.
@@ -115,6 +189,8 @@ M.DEFAULT_TIMEOUTS = {
   default = 120, run = 900, exec = 600, pull = 1800, save = 3600, load = 3600, version = 30, status = 30,
 }
 
+--- The capabilities a provider may declare (README.md, "Capabilities"); every provider's
+-- capabilities() returns a boolean for each of these names and no other.
 M.CAPABILITIES = {
   "nodes_reach_each_other",
   "per_container_ip_routable_from_host",

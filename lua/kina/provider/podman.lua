@@ -13,7 +13,6 @@
 -- 127.0.0.1 unless configured), KUBECONFIG for control planes.
 
 local spec = require "kina.core.spec"
-local json = require "kina.json"
 local common = require "kina.provider.common"
 local uv = require "luv"
 
@@ -122,12 +121,7 @@ function M.new(opts)
   if runtime ~= "podman" and runtime ~= "docker" then
     error(("podman provider options: cannot tell whether %q is podman or docker: set field 'runtime'"):format(binary), 2)
   end
-  local timeouts = {}
-  for k, v in pairs(M.DEFAULT_TIMEOUTS) do timeouts[k] = v end
-  for k, v in pairs(opts.timeouts or {}) do
-    if type(v) ~= "number" or v <= 0 then error("podman provider options: timeouts." .. tostring(k) .. " must be a positive number", 2) end
-    timeouts[k] = v
-  end
+  local timeouts = common.timeouts("podman", opts.timeouts)
   return setmetatable({
     name = runtime,
     display_name = runtime == "docker" and "Docker" or "podman",
@@ -145,39 +139,13 @@ function Provider:hint(cause)
   return text and text:format(self.binary)
 end
 
---- Seconds a call of kind `op` (a DEFAULT_TIMEOUTS key) may run before kina kills it.
-function Provider:timeout(op)
-  return self.timeouts[op] or self.timeouts.default
-end
+-- timeout(op), run_cli and call: every provider's (kina.provider.common)
+common.add_cli_methods(Provider)
 
-local function argv_of(self, args)
-  local argv = { self.binary }
-  for _, a in ipairs(args) do argv[#argv + 1] = a end
-  return argv
-end
-
--- Run the CLI with `args`; returns the result table (any exit status) and the argv, or raises
--- when the binary cannot be started or the call timed out.
-function Provider:run_cli(op, node, args, extra)
-  local argv = argv_of(self, args)
-  local opts = { argv = argv, timeout = (extra and extra.timeout) or self:timeout(op), env = self.env }
-  for k, v in pairs(extra or {}) do
-    if k ~= "timeout" then opts[k] = v end
-  end
-  local r, err, code = self.sched:exec(opts)
-  if not r then
-    local hint
-    if code == "ENOENT" then
-      hint = ("%s was not found: install it (Debian: `apt-get install %s`), or choose another runtime with KINA_PROVIDER."):format(
-        self.binary, self.runtime == "docker" and "docker.io" or "podman")
-    end
-    error(new_error{ op = op, node = node, argv = argv, message = err, code = code, hint = hint }, 0)
-  end
-  if r.timed_out then
-    error(new_error{ op = op, node = node, argv = argv, status = ("timed out after %gs"):format(opts.timeout),
-      stderr = r.stderr, result = r, cause = "timeout", hint = self:hint("timeout") }, 0)
-  end
-  return r, argv
+-- What to do when the CLI is not found (run_cli's hint for ENOENT).
+function Provider:missing_cli_hint()
+  return ("%s was not found: install it (Debian: `apt-get install %s`), or choose another runtime with KINA_PROVIDER."):format(
+    self.binary, self.runtime == "docker" and "docker.io" or "podman")
 end
 
 -- Raise a ProviderError for a failed result.
@@ -187,20 +155,7 @@ function Provider:fail(op, node, argv, r)
     code = r.code, result = r, cause = cause, hint = self:hint(cause) }, 0)
 end
 
--- Run and require success; returns the result.
-function Provider:call(op, node, args, extra)
-  local r, argv = self:run_cli(op, node, args, extra)
-  if r.code ~= 0 then self:fail(op, node, argv, r) end
-  return r
-end
-
-local function decode(op, text)
-  local value, err = json.decode(text, { empty_arrays = false })
-  if value == nil then
-    error(new_error{ op = op, message = "could not parse the CLI's JSON: " .. tostring(err), stderr = text:sub(1, 400) }, 0)
-  end
-  return value
-end
+local decode = common.decode_json
 
 local function lines_of(text)
   local out = {}
@@ -799,7 +754,7 @@ function Provider:image_save(refs, opts)
   if opts.to then args[#args + 1] = "--output"; args[#args + 1] = opts.to end
   for _, ref in ipairs(refs) do args[#args + 1] = ref end
   if opts.pipe then
-    local argv = argv_of(self, args)
+    local argv = self:cli_argv(args)
     return self.sched:spawn{ argv = argv, stdout = "pipe", timeout = self.timeouts.save, env = self.env }, argv
   end
   return self:call("save", nil, args)
