@@ -106,6 +106,8 @@ describe("kina start cluster: clusters survive new IPs", function()
             end
             assert.truthy(r.stderr:find(("node %s-control-plane: IP %s (was %s)"):format(cluster, after[cluster .. "-control-plane"],
               before[cluster .. "-control-plane"]), 1, true), r.stderr)
+            -- Apple's VMs lose the sysctls and MSS rules at every boot
+            assert.truthy(r.stderr:find("sysctls and iptables rules set again on", 1, true), r.stderr)
             assert_healthy(w, cluster, names)
             -- the kubeconfig kina wrote names the published API server port
             local cfg = lyaml.load(World.read(w.kubeconfig))

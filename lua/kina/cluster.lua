@@ -471,6 +471,13 @@ function Cluster:add_boot_preparation(b)
   end
 end
 
+--- Whether a boot loses anything kina sets again (none where the runtime needs no
+-- preparation, as podman's and Docker's nodes).
+function Cluster:has_boot_preparation()
+  local prepare = self:preparation()
+  return #M.sysctl_commands(prepare) + #M.mss_clamp_commands(prepare) > 0
+end
+
 --- The preparation a node loses at every boot (sysctls and iptables rules live in the VM's
 -- kernel; containerd's configuration is on the node's disk and stays), in one round trip.
 function Cluster:prepare_boot(name)

@@ -160,7 +160,7 @@ function M.start(c, opts)
       if n.role == "control-plane" then cp_moved = true end
     end
   end
-  if #fresh > 0 then
+  if #fresh > 0 and c:has_boot_preparation() then
     report.repairs[#report.repairs + 1] = ("sysctls and iptables rules set again on %s, which booted"):format(table.concat(fresh, ", "))
   end
   -- an older kina's cluster names the control plane's IP at create everywhere
