@@ -151,6 +151,20 @@ describe("kina on real podman", function()
     for _, n in ipairs(NODES) do has(r.stderr, ("already present on node %q"):format(n)) end
   end)
 
+  it("exports logs in kind's layout: podman-info.txt, and per node podman's log and inspect", function()
+    if skip() then return end
+    local dir = w.dir .. "/logs"
+    local r = w.kina({ "export", "logs", dir, "--name", CLUSTER })
+    assert.are.equal(0, r.code, r.stderr)
+    has(World.read(dir .. "/podman-info.txt"), "cgroupManager: cgroupfs")
+    for _, n in ipairs(NODES) do
+      -- the console kina.sim.node.agent prints is what `podman logs` gives
+      has(World.read(dir .. "/" .. n .. "/serial.log"), "INFO: detected cgroup v2")
+      assert.are.equal(n, json.decode(World.read(dir .. "/" .. n .. "/inspect.json"))[1].Name)
+      assert.truthy(World.read(dir .. "/" .. n .. "/kubelet.log"), n)
+    end
+  end)
+
   it("stops and starts the cluster: podman gives new IPs and a new /etc/hosts, and kina repairs both", function()
     if skip() then return end
     local before = {}

@@ -454,6 +454,8 @@ nodes:
     local out, err, code = w.kina{ "export", "logs", dir }
     assert.equal(0, code, err)
     assert.equal(dir .. "\n", out)
+    -- Apple's counterpart of kind's docker-info.txt: the services are running
+    assert.truthy((read(dir .. "/container-system-status.txt") or ""):find("running", 1, true))
     for _, f in ipairs{ "kina-version.txt", "kina-control-plane/serial.log", "kina-control-plane/kubelet.log",
       "kina-control-plane/containerd.log", "kina-control-plane/journal.log", "kina-control-plane/images.log",
       "kina-control-plane/inspect.json", "kina-control-plane/kubernetes-version.txt",

@@ -943,7 +943,8 @@ local function mkdir_p(path)
   end
 end
 
---- kind's `export logs` layout under `dir`: kina-version.txt, and per node serial.log,
+--- kind's `export logs` layout under `dir`: kina-version.txt, the runtime's report
+-- (provider:runtime_report: container-system-status.txt, podman-info.txt), and per node serial.log,
 -- kubernetes-version.txt, journal.log, kubelet.log, containerd.log, images.log, inspect.json,
 -- kubelet-config.yaml, containerd-config.toml, /var/log (var-log/); on the bootstrap control
 -- plane also kubectl get/describe of nodes and pods. Everything is collected concurrently;
@@ -960,7 +961,14 @@ function Cluster:export_logs(dir, version_line)
     if ok then write_file(node_dir .. "/" .. file, err or "")
     else problems[#problems + 1] = ("%s/%s: %s"):format(node_dir:match("[^/]+$"), file, tostring(err)) end
   end
-  local jobs = {}
+  local jobs = {
+    -- the runtime's own report (kind's docker-info.txt / podman-info.txt)
+    self.sched:go(function()
+      local ok, file, text = pcall(self.provider.runtime_report, self.provider)
+      if ok then write_file(dir .. "/" .. file, text)
+      else problems[#problems + 1] = "runtime report: " .. tostring(file) end
+    end),
+  }
   for _, n in ipairs(nodes) do
     local nd = dir .. "/" .. n.name
     mkdir_p(nd)

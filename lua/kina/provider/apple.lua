@@ -149,6 +149,14 @@ function Provider:version()
   return self.cli_version
 end
 
+--- The runtime's own account of itself for `kina export logs`, as kind's docker-info.txt:
+-- a file name and `container system status` as the CLI prints it (any exit status: "apiserver
+-- is not running" is worth keeping too).
+function Provider:runtime_report()
+  local r = self:run_cli("status", nil, { "system", "status" })
+  return "container-system-status.txt", (r.stdout or "") .. (r.stderr or "")
+end
+
 --- {runtime, version, service_running, macos (15|26), features}. macOS's networking generation
 -- is read from whether the `network` command exists: it is only registered on macOS 26.
 function Provider:info()

@@ -180,6 +180,13 @@ function Provider:version()
   return self.cli_version
 end
 
+--- The runtime's own account of itself for `kina export logs`: kind's podman-info.txt
+-- (`podman info`) or docker-info.txt (`docker info`), whatever the exit status.
+function Provider:runtime_report()
+  local r = self:run_cli("status", nil, { "info" })
+  return self.runtime .. "-info.txt", (r.stdout or "") .. (r.stderr or "")
+end
+
 --- {runtime, binary, version, service_running, multi_node, cgroup_version, rootless, features}.
 -- `info --format json` fails when the engine cannot be reached (Docker's daemon is down).
 function Provider:info()
