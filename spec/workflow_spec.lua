@@ -462,6 +462,9 @@ nodes:
       "kina-control-plane/kubectl-get-nodes.txt" } do
       assert.is_not_nil(read(dir .. "/" .. f), f)
     end
+    -- /var/log by kind's tar command, followed links and hard links included
+    assert.equal(1, #w.exec_calls("kina-control-plane", "tar", "--hard-dereference", "-C", "/var/log", "-chf", "-", "."))
+    assert.is_not_nil(read(dir .. "/kina-control-plane/var-log/alternatives.log"))
   end)
 
   it("stops and starts a cluster, rewriting the kubeconfig", function()

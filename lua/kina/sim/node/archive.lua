@@ -105,6 +105,9 @@ local function parse(argv)
     elseif a == "--file" then pending_f = true
     elseif a == "--create" then o.mode = "c"
     elseif a == "--dereference" then o.dereference = true
+    -- GNU tar: archive a hard link's file rather than a link to the first name; a simulated
+    -- rootfs has no hard links, so there is nothing to change
+    elseif a == "--hard-dereference" then o.hard_dereference = true
     elseif a == "--" then
       for k = i + 1, #argv do o.members[#o.members + 1] = argv[k] end
       break
