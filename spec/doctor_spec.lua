@@ -5,6 +5,7 @@ local async = require "kina.async"
 local json = require "kina.json"
 local uv = require "luv"
 local doctor = require "kina.doctor"
+local doctor_apple = require "kina.doctor.apple"
 local apple = require "kina.provider.apple"
 
 local World = dofile("spec/support/world.lua")
@@ -230,11 +231,11 @@ describe("kina.doctor", function()
 
   it("fails the Local Network check when the probe cannot reach the node, with the System Settings path", function()
     local probed
-    local c = doctor.local_network(info26, { nodes = nodes, probe = function(ip, port, timeout)
+    local c = doctor_apple.local_network(info26, { nodes = nodes, probe = function(ip, port, timeout)
       probed = { ip, port, timeout }
       return nil, "EHOSTUNREACH"
     end })
-    assert.same({ "192.168.64.2", 6443, doctor.PROBE_TIMEOUT }, probed)
+    assert.same({ "192.168.64.2", 6443, doctor_apple.PROBE_TIMEOUT }, probed)
     assert.equal("fail", c.status)
     assert.equal("this Mac cannot reach node dev-control-plane at 192.168.64.2:6443 (EHOSTUNREACH)", c.message)
     assert.truthy(has(c.hint, apple.HINTS.local_network))
@@ -244,14 +245,14 @@ describe("kina.doctor", function()
   end)
 
   it("passes the Local Network check when the probe connects, and skips it without a running node or on macOS 15", function()
-    local c = doctor.local_network(info26, { nodes = nodes, probe = function() return true end })
+    local c = doctor_apple.local_network(info26, { nodes = nodes, probe = function() return true end })
     assert.equal("ok", c.status)
-    c = doctor.local_network(info26, { nodes = { { name = "x", role = "control-plane", state = "stopped" } },
+    c = doctor_apple.local_network(info26, { nodes = { { name = "x", role = "control-plane", state = "stopped" } },
       probe = function() error("must not probe") end })
     assert.same({ "ok", "no running node to probe" }, { c.status, c.message })
-    c = doctor.local_network(info26, { nodes = nodes, cluster = "other", probe = function() error("must not probe") end })
+    c = doctor_apple.local_network(info26, { nodes = nodes, cluster = "other", probe = function() error("must not probe") end })
     assert.same({ "ok", "no running node to probe" }, { c.status, c.message })
-    c = doctor.local_network({ macos = 15 }, { nodes = nodes, probe = function() error("must not probe") end })
+    c = doctor_apple.local_network({ macos = 15 }, { nodes = nodes, probe = function() error("must not probe") end })
     assert.equal("ok", c.status)
   end)
 
@@ -305,9 +306,9 @@ describe("kina.doctor", function()
   end)
 
   it("parses kernel file names and sizes", function()
-    assert.equal("6.18.35", doctor.kernel_release("vmlinux-6.18.35-197"))
-    assert.equal("6.12.28", doctor.kernel_release("/x/kernels/vmlinux-6.12.28-153"))
-    assert.is_nil(doctor.kernel_release("my-kernel"))
+    assert.equal("6.18.35", doctor_apple.kernel_release("vmlinux-6.18.35-197"))
+    assert.equal("6.12.28", doctor_apple.kernel_release("/x/kernels/vmlinux-6.12.28-153"))
+    assert.is_nil(doctor_apple.kernel_release("my-kernel"))
     assert.equal(2 * 1024 ^ 3, doctor.bytes("2G"))
     assert.equal(1536 * 1024 ^ 2, doctor.bytes("1536M"))
   end)

@@ -93,6 +93,10 @@ function C.run(env, title, new_world)
       if not ready() then return end
       assert.is_string(p.display_name)
       assert.is_string(p.image_store)
+      -- kina doctor's checks for this runtime
+      local checks = require(p.doctor)
+      assert.is_function(checks.runtime)
+      assert.is_function(checks.machine)
       local cmd = p:user_command({ "exec", "n1", "journalctl", "-u", "kubelet" })
       assert.matches("^%S+ exec n1 journalctl %-u kubelet$", cmd)
       assert.matches("busybox:1%.36", p:pull_command("busybox:1.36"))

@@ -108,6 +108,7 @@ function M.new(opts)
   return setmetatable({
     name = "apple",
     display_name = "Apple's runtime",
+    doctor = "kina.doctor.apple",
     image_store = "Apple's image store (`container image save` writes the whole archive before it streams into the nodes)",
     binary = binary,
     sched = opts.scheduler,

@@ -125,6 +125,7 @@ function M.new(opts)
   return setmetatable({
     name = runtime,
     display_name = runtime == "docker" and "Docker" or "podman",
+    doctor = "kina.doctor.linux",
     image_store = (runtime == "docker" and "Docker" or "podman") .. "'s image store",
     runtime = runtime,
     binary = binary,

@@ -1,0 +1,42 @@
+--- kina.doctor.linux — what `kina doctor` checks with podman or Docker (the provider names
+-- this module in its `doctor` field): the CLI answers, and the provider's own verdict on whether
+-- its engine can run kina's nodes. The host's kernel and network are the nodes' own there, so
+-- there is nothing of Apple's kind (VM kernel, macOS, Local Network) to check.
+
+local doctor = require "kina.doctor"
+
+local M = {}
+
+local check, parts = doctor.check, doctor.error_parts
+local is_provider_error = doctor.is_provider_error
+
+--- podman's or Docker's: the CLI answers, and the provider's own verdict (ensure_ready) on
+-- whether its engine can run nodes; its warnings are one check's.
+function M.runtime(provider)
+  local checks = {}
+  local ok, version = pcall(provider.version, provider)
+  if not ok then
+    if not is_provider_error(version) then error(version, 0) end
+    local msg, hint = parts(version)
+    return { check("cli", "fail", msg, hint, version) }, nil
+  end
+  checks[1] = check("cli", "ok", ("%s %s (%s)"):format(provider.runtime, version, provider.binary))
+  local info, warnings
+  ok, info, warnings = pcall(provider.ensure_ready, provider)
+  if not ok then
+    if not is_provider_error(info) then error(info, 0) end
+    local msg, hint = parts(info)
+    checks[2] = check("services", "fail", msg, hint, info)
+    return checks, nil
+  end
+  if warnings and #warnings > 0 then checks[2] = check("services", "warn", table.concat(warnings, "; "))
+  else checks[2] = check("services", "ok", ("%s can run containers"):format(provider.binary)) end
+  return checks, info
+end
+
+--- No checks beyond the runtime's.
+function M.machine()
+  return {}
+end
+
+return M
