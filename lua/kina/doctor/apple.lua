@@ -16,17 +16,10 @@ local is_provider_error = doctor.is_provider_error
 --- The runtime checks create needs too: cli, version, services, server_version. Returns the
 -- checks and the provider's info (nil when the CLI or its status could not be read).
 function M.runtime(provider)
-  local checks = {}
-  local ok, version = pcall(provider.version, provider)
-  if not ok then
-    if not is_provider_error(version) then error(version, 0) end
-    local msg, hint = parts(version)
-    checks[#checks + 1] = check("cli", "fail", msg, hint, version)
-    return checks, nil
-  end
-  checks[#checks + 1] = check("cli", "ok", ("Apple's container CLI %s (%s)"):format(version, provider.binary))
-  local info
-  ok, info = pcall(provider.info, provider)
+  local cli, version = doctor.cli(provider, function(v) return ("Apple's container CLI %s (%s)"):format(v, provider.binary) end)
+  local checks = { cli }
+  if not version then return checks, nil end
+  local ok, info = pcall(provider.info, provider)
   if not ok then
     if not is_provider_error(info) then error(info, 0) end
     local msg, hint = parts(info)

@@ -51,6 +51,18 @@ function M.verdict(provider, info)
   return pcall(provider.ensure_ready, proxy)
 end
 
+--- The `cli` check: the provider's CLI answers with its version; `describe(version)` is the
+-- message when it does. Returns the check and the version (nil when it failed).
+function M.cli(provider, describe)
+  local ok, version = pcall(provider.version, provider)
+  if not ok then
+    if not is_provider_error(version) then error(version, 0) end
+    local msg, hint = parts(version)
+    return check("cli", "fail", msg, hint, version), nil
+  end
+  return check("cli", "ok", describe(version)), version
+end
+
 --- The runtime checks create needs too (cli, version, services, ...: the provider's `doctor`
 -- module's). Returns the checks and the provider's info (nil when the CLI or its status could
 -- not be read).

@@ -13,16 +13,10 @@ local is_provider_error = doctor.is_provider_error
 --- podman's or Docker's: the CLI answers, and the provider's own verdict (ensure_ready) on
 -- whether its engine can run nodes; its warnings are one check's.
 function M.runtime(provider)
-  local checks = {}
-  local ok, version = pcall(provider.version, provider)
-  if not ok then
-    if not is_provider_error(version) then error(version, 0) end
-    local msg, hint = parts(version)
-    return { check("cli", "fail", msg, hint, version) }, nil
-  end
-  checks[1] = check("cli", "ok", ("%s %s (%s)"):format(provider.runtime, version, provider.binary))
-  local info, warnings
-  ok, info, warnings = pcall(provider.ensure_ready, provider)
+  local cli, version = doctor.cli(provider, function(v) return ("%s %s (%s)"):format(provider.runtime, v, provider.binary) end)
+  local checks = { cli }
+  if not version then return checks, nil end
+  local ok, info, warnings = pcall(provider.ensure_ready, provider)
   if not ok then
     if not is_provider_error(info) then error(info, 0) end
     local msg, hint = parts(info)
