@@ -351,6 +351,7 @@ describe("kina.config", function()
           role = "control-plane", name = "kina-control-plane", image = defaults.image,
           cpus = defaults.cpus, memory = defaults.memory, labels = {}, extra_mounts = {},
           extra_port_mappings = {}, kubeadm_config_patches = {}, kubeadm_config_patches_json6902 = {},
+          cpus_given = false, memory_given = false,
         } },
         networking = {
           ip_family = "ipv4", api_server_address = "127.0.0.1", api_server_port = 0,

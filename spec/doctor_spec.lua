@@ -278,6 +278,14 @@ describe("kina.doctor", function()
     c = doctor.memory(model, 2 * 1024 ^ 3)
     assert.equal("fail", c.status)
     assert.truthy(has(c.hint, "memory"))
+    -- podman's or Docker's nodes (not of a set size): only the memory the config gave counts
+    local defaulted = { nodes = { { memory = "2G", memory_given = false }, { memory = "1536M", memory_given = true } } }
+    c = doctor.memory(defaulted, 16 * 1024 ^ 3, false)
+    assert.same({ "ok", "1 node(s) ask for 1.5 GiB; this host has 16.0 GiB" }, { c.status, c.message })
+    assert.equal("2 node(s) ask for 3.5 GiB; this host has 16.0 GiB", doctor.memory(defaulted, 16 * 1024 ^ 3, true).message)
+    defaulted.nodes[2].memory_given = false
+    c = doctor.memory(defaulted, 1024 ^ 3, false)
+    assert.same({ "ok", "no node has a memory limit: the 2 node(s) share this host's memory, as kind's do" }, { c.status, c.message })
     assert.equal("ok", doctor.disk(model, 100 * 1024 ^ 3, "/Users/me").status)
     c = doctor.disk(model, 1024 ^ 3, "/Users/me")
     assert.equal("warn", c.status)

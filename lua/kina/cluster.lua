@@ -288,10 +288,14 @@ function Cluster:descriptions()
   local model, out = self.model, {}
   local net = model.networking
   local proxy = proxy_env(self.getenv)
+  -- a VM has the size it is given, so Apple's nodes always get one; containers sharing the
+  -- host's kernel get limits only where the config sets them (kind sets none)
+  local sized = self.provider:capabilities().node_size_required
   for i, n in ipairs(model.nodes) do
     local d = {
       name = n.name, cluster = model.name, role = n.role, image = n.image,
-      cpus = n.cpus or model.cpus, memory = n.memory or model.memory,
+      cpus = (sized or n.cpus_given ~= false) and (n.cpus or model.cpus) or nil,
+      memory = (sized or n.memory_given ~= false) and (n.memory or model.memory) or nil,
       labels = n.labels and next(n.labels) and n.labels or nil,
       network = model.network, kernel = n.kernel or model.kernel,
       scheme = (model.registry_schemes or {})[config_lib.registry_of(n.image)],

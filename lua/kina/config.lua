@@ -1615,6 +1615,10 @@ local function build_model(cx, t, opts)
       and check_kubeadm_json6902(cx, nv.kubeadm_config_patches_json6902, np.kubeadm_config_patches_json6902) or {}
     node.cpus = nv.cpus ~= nil and check_cpus(cx, nv.cpus, np.cpus) or model.cpus
     node.memory = nv.memory ~= nil and check_memory(cx, nv.memory, np.memory, ip) or model.memory
+    -- whether the config gave them (for the node or the cluster) or kina's defaults did: a
+    -- runtime whose nodes are not VMs of a set size (podman, Docker) limits only what was given
+    node.cpus_given = nv.cpus ~= nil or v.cpus ~= nil
+    node.memory_given = nv.memory ~= nil or v.memory ~= nil
     node.kernel = nv.kernel ~= nil and check_absolute(cx, nv.kernel, np.kernel, "host path") or model.kernel
     nodes[i] = node
   end

@@ -145,17 +145,28 @@ end
 local function gib(bytes) return ("%.1f GiB"):format(bytes / 1024 ^ 3) end
 
 --- Memory check: the nodes' memory against the host's. host_bytes may be nil (unknown).
-function M.memory(model, host_bytes)
-  local need = 0
-  for _, n in ipairs(model.nodes) do need = need + M.bytes(n.memory) end
-  local what = ("%d node(s) ask for %s"):format(#model.nodes, gib(need))
+-- `sized` (capability node_size_required): every node gets its memory; else only the nodes
+-- whose memory the config gives are limited, and the others share the host's.
+function M.memory(model, host_bytes, sized)
+  local need, limited = 0, 0
+  for _, n in ipairs(model.nodes) do
+    if sized ~= false or n.memory_given ~= false then
+      need = need + M.bytes(n.memory)
+      limited = limited + 1
+    end
+  end
+  if limited == 0 then
+    return check("memory", "ok", ("no node has a memory limit: the %d node(s) share this host's memory, as kind's do"):format(#model.nodes))
+  end
+  local what = ("%d node(s) ask for %s"):format(limited, gib(need))
   if not host_bytes then return check("memory", "warn", what .. "; the host's memory could not be read") end
   -- memory given to a node VM is not returned to macOS while it runs (defaults.lua, apple §6)
   if need > host_bytes then
     return check("memory", "fail", ("%s; this host has %s"):format(what, gib(host_bytes)),
       "lower `memory` per node or cluster in the config, or create fewer nodes.")
   elseif need > host_bytes * 3 / 4 then
-    return check("memory", "warn", ("%s of this host's %s: little is left for macOS"):format(what, gib(host_bytes)),
+    return check("memory", "warn", ("%s of this host's %s: little is left for %s"):format(what, gib(host_bytes),
+      sized ~= false and "macOS" or "the host"),
       "lower `memory` in the config if the Mac slows down.")
   end
   return check("memory", "ok", ("%s; this host has %s"):format(what, gib(host_bytes)))
@@ -256,7 +267,7 @@ function M.run(opts)
     for _, c in ipairs(runtime_checks.machine(provider, info, opts)) do add(c) end
   end
   if opts.model then
-    add(M.memory(opts.model, M.host_memory(sched)))
+    add(M.memory(opts.model, M.host_memory(sched), provider:capabilities().node_size_required))
     -- the runtime keeps images and containers under its app root; before it exists, $HOME's disk
     local path = info and info.status and info.status.app_root
     local free = path and M.free_disk(sched, path)

@@ -224,6 +224,8 @@ function Provider:capabilities()
     publishes_host_ports = true,
     -- every node is a VM of its own (apple-container §5.6): kina.cluster's DEFAULT_PREPARE
     needs_node_preparation = true,
+    -- a VM has the CPUs and memory it is started with (kina's defaults when the config is silent)
+    node_size_required = true,
   }
 end
 

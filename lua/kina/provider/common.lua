@@ -199,6 +199,7 @@ M.CAPABILITIES = {
   "ip_kept_across_restart",
   "publishes_host_ports",
   "needs_node_preparation",
+  "node_size_required",
 }
 
 return M

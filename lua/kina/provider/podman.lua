@@ -251,6 +251,8 @@ function Provider:capabilities()
     publishes_host_ports = true,
     -- kind runs nothing of the kind on Docker or podman: the host's kernel, overlayfs, MTU 1500
     needs_node_preparation = false,
+    -- containers share the host's CPUs and memory: limits only where the config sets them (kind: none)
+    node_size_required = false,
   }
 end
 
