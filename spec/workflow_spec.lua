@@ -467,6 +467,25 @@ nodes:
     assert.is_not_nil(read(dir .. "/kina-control-plane/var-log/alternatives.log"))
   end)
 
+  it("passes the host's proxy to the nodes, with kind's NO_PROXY additions", function()
+    local _, err, code = w.kina({ "create", "cluster" }, { HTTPS_PROXY = "http://proxy.lan:3128", NO_PROXY = "corp.lan" })
+    assert.equal(0, code, err)
+    local run, env = w.calls("run")[1], {}
+    for i, a in ipairs(run) do
+      if a == "-e" then
+        local k, v = run[i + 1]:match("^([^=]+)=(.*)$")
+        env[k] = v
+      end
+    end
+    assert.equal("http://proxy.lan:3128", env.HTTPS_PROXY)
+    -- the user's own first, then the cluster's ranges, the nodes' network and names, the
+    -- service domains
+    assert.matches("^corp%.lan,", env.NO_PROXY)
+    for _, s in ipairs{ "10.244.0.0/16", "10.96.0.0/16", "192.168.0.0/16", "kina-control-plane", "localhost", ".svc.cluster.local" } do
+      assert.truthy(("," .. env.NO_PROXY .. ","):find("," .. s .. ",", 1, true), s .. " not in " .. env.NO_PROXY)
+    end
+  end)
+
   it("stops and starts a cluster, rewriting the kubeconfig", function()
     assert.equal(0, select(3, w.kina{ "create", "cluster" }))
     local _, err, code = w.kina{ "stop", "cluster" }

@@ -288,6 +288,15 @@ function Cluster:descriptions()
   local model, out = self.model, {}
   local net = model.networking
   local proxy = proxy_env(self.getenv)
+  -- kind's NO_PROXY additions: the nodes' address ranges and names, the cluster's subnets and
+  -- its service domains
+  local no_proxy
+  if proxy then
+    no_proxy = { net.pod_subnet, net.service_subnet }
+    for _, s in ipairs(self.provider:node_subnets(model.network)) do no_proxy[#no_proxy + 1] = s end
+    for _, n in ipairs(model.nodes) do no_proxy[#no_proxy + 1] = n.name end
+    for _, s in ipairs{ "localhost", "127.0.0.1", ".svc", ".svc.cluster", ".svc.cluster.local" } do no_proxy[#no_proxy + 1] = s end
+  end
   -- a VM has the size it is given, so Apple's nodes always get one; containers sharing the
   -- host's kernel get limits only where the config sets them (kind sets none)
   local sized = self.provider:capabilities().node_size_required
@@ -316,7 +325,7 @@ function Cluster:descriptions()
     end
     if proxy then
       d.proxy = proxy
-      d.no_proxy_extra = { net.pod_subnet, net.service_subnet, "192.168.0.0/16", "localhost", "127.0.0.1", ".svc", ".svc.cluster", ".svc.cluster.local" }
+      d.no_proxy_extra = no_proxy
     end
     out[i] = { desc = d, field = ("nodes[%d]"):format(i), node = n }
   end

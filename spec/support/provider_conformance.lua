@@ -108,6 +108,10 @@ function C.run(env, title, new_world)
       for _, hp in ipairs(extra.host_ports or {}) do if hp.port == 16443 then found = true end end
       assert.is_true(found, "the API server's host port is among the ports to check")
       assert.are.same({}, p:list{ labels = { [C.CLUSTER_LABEL] = w.cluster } }, "validate made a node")
+      -- NO_PROXY's share: where the nodes' addresses come from
+      local subnets = p:node_subnets()
+      assert.is_true(#subnets >= 1)
+      for _, s in ipairs(subnets) do assert.matches("^%d+%.%d+%.%d+%.%d+/%d+$", s) end
       -- export logs' report of the runtime: a plain file name and what the runtime says
       local file, text = p:runtime_report()
       assert.matches("^[%w.-]+%.txt$", file)

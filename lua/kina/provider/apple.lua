@@ -296,6 +296,13 @@ function Provider:pull_command(ref)
   return M.command_line({ "container", table.unpack(apple.argv_image_pull(ref, nil, self:version())) })
 end
 
+--- The address ranges nodes take their IPs from, for NO_PROXY: Apple's default network is
+-- normally 192.168.64.0/24 (apple-container §5.4); kina appends the /16 around it, as a peer
+-- tool on Apple's runtime does (kind-and-peers §10), so other vmnet subnets there are covered.
+function Provider:node_subnets()
+  return { "192.168.0.0/16" }
+end
+
 --- The run argv a description gives, without running it (for dry runs and checks).
 function Provider:run_argv(desc, field)
   return self:cli_argv((spec.run_argv(desc, self:version(), field)))

@@ -366,6 +366,15 @@ function Provider:ensure_network(name)
   if r.code ~= 0 and M.error_cause(r.stderr) ~= "already_exists" then self:fail("network create", name, argv, r) end
 end
 
+--- The address ranges nodes on `network` (default: M.DEFAULT_NETWORK, made here when missing,
+-- as kind makes its network before the nodes) take their IPs from, for NO_PROXY (kind-and-peers §2.3).
+function Provider:node_subnets(network)
+  network = network or M.DEFAULT_NETWORK
+  if network == M.DEFAULT_NETWORK then self:ensure_network(network) end
+  local rec = self:network_inspect(network)
+  return { rec and rec.subnet or nil }
+end
+
 --- Create and start a node from a description (the fields kina.core.spec.run_argv takes);
 -- returns the node name and the process result. A failed run leaves nothing behind.
 function Provider:create(desc, field)
