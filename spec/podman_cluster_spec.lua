@@ -12,6 +12,7 @@ local World = dofile("spec/support/world.lua")
 local Runtime = dofile("spec/support/linux_runtime.lua")
 
 local CLUSTER = "pod3"
+-- the last worker's resources are kina's own fields: limits there only (kind sets none)
 local THREE_NODES = [[
 kind: Cluster
 apiVersion: kind.x-k8s.io/v1alpha4
@@ -19,6 +20,8 @@ nodes:
 - role: control-plane
 - role: worker
 - role: worker
+  cpus: 1
+  memory: 1536M
 ]]
 local NODES = { CLUSTER .. "-control-plane", CLUSTER .. "-worker", CLUSTER .. "-worker2" }
 
@@ -85,6 +88,15 @@ describe("kina on real podman", function()
     return ips
   end
 
+  it("kina doctor checks podman's CLI and engine, and none of Apple's", function()
+    if skip() then return end
+    local r = w.kina({ "doctor", "-o", "json" })
+    assert.are.equal(0, r.code, r.stderr)
+    local names = {}
+    for _, c in ipairs(json.decode(r.stdout).checks) do names[#names + 1] = c.name .. "=" .. c.status end
+    assert.are.same({ "cli=ok", "services=ok" }, names)
+  end)
+
   it("creates the 1 + 2 node cluster of three-nodes.yaml on real containers", function()
     if skip() then return end
     local r = w.kina({ "create", "cluster", "--name", CLUSTER, "--config", w.dir .. "/three-nodes.yaml", "--image", image })
@@ -99,6 +111,11 @@ describe("kina on real podman", function()
       assert.are.equal(n, c.Config.Hostname)
       assert.are.equal(CLUSTER, c.Config.Labels["io.kina.cluster"])
     end
+    -- kina's default CPUs and memory size Apple's VMs; here only what the config gives limits
+    for _, n in ipairs({ NODES[1], NODES[2] }) do
+      assert.are.same({ 0, 0 }, { inspect(n).HostConfig.Memory, inspect(n).HostConfig.NanoCpus }, n)
+    end
+    assert.are.same({ 1536 * 1024 * 1024, 1000000000 }, { inspect(NODES[3]).HostConfig.Memory, inspect(NODES[3]).HostConfig.NanoCpus })
     local ips = assert_hosts_name_everyone()
     local seen = {}
     for _, ip in pairs(ips) do
@@ -190,6 +207,22 @@ describe("kina on real podman", function()
       assert.are.equal(ips[n], nodes[n].ip, n)
     end
     -- the published port may change too: the kubeconfig follows
+    local port = tonumber(World.read(w.kubeconfig):match("server: https://127%.0%.0%.1:(%d+)"))
+    assert.are.equal(NODES[1], assert(agent.whoami("127.0.0.1", port)).id)
+  end)
+
+  it("starts what was stopped behind kina's back (podman stop, the control plane last) and repairs it", function()
+    if skip() then return end
+    for i = #NODES, 1, -1 do podman("stop -t 2 " .. NODES[i]) end
+    local r = w.kina({ "start", "cluster", "--name", CLUSTER })
+    assert.are.equal(0, r.code, r.stderr)
+    local ips = assert_hosts_name_everyone()
+    local nodes = kubectl_nodes()
+    for _, n in ipairs(NODES) do
+      assert.is_true(inspect(n).State.Running, n)
+      assert.are.equal("True", nodes[n].ready, n)
+      assert.are.equal(ips[n], nodes[n].ip, n)
+    end
     local port = tonumber(World.read(w.kubeconfig):match("server: https://127%.0%.0%.1:(%d+)"))
     assert.are.equal(NODES[1], assert(agent.whoami("127.0.0.1", port)).id)
   end)
