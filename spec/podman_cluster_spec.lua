@@ -182,6 +182,20 @@ describe("kina on real podman", function()
     end
   end)
 
+  -- after a start: every node running, named at its IP in every /etc/hosts, Ready at that IP,
+  -- and the kubeconfig's port (which may change too) reaching the control plane
+  local function assert_restarted()
+    local ips = assert_hosts_name_everyone()
+    local nodes = kubectl_nodes()
+    for _, n in ipairs(NODES) do
+      assert.is_true(inspect(n).State.Running, n)
+      assert.are.equal("True", nodes[n].ready, n)
+      assert.are.equal(ips[n], nodes[n].ip, n)
+    end
+    local port = tonumber(World.read(w.kubeconfig):match("server: https://127%.0%.0%.1:(%d+)"))
+    assert.are.equal(NODES[1], assert(agent.whoami("127.0.0.1", port)).id)
+  end
+
   it("stops and starts the cluster: podman gives new IPs and a new /etc/hosts, and kina repairs both", function()
     if skip() then return end
     local before = {}
@@ -200,15 +214,7 @@ describe("kina on real podman", function()
     if changed then has(r.stderr, "repaired /etc/hosts") end
     -- kina prepares nothing on podman's nodes (as kind), so it claims no such repair
     assert.falsy(r.stderr:find("sysctls", 1, true), r.stderr)
-    local ips = assert_hosts_name_everyone()
-    local nodes = kubectl_nodes()
-    for _, n in ipairs(NODES) do
-      assert.are.equal("True", nodes[n].ready, n)
-      assert.are.equal(ips[n], nodes[n].ip, n)
-    end
-    -- the published port may change too: the kubeconfig follows
-    local port = tonumber(World.read(w.kubeconfig):match("server: https://127%.0%.0%.1:(%d+)"))
-    assert.are.equal(NODES[1], assert(agent.whoami("127.0.0.1", port)).id)
+    assert_restarted()
   end)
 
   it("starts what was stopped behind kina's back (podman stop, the control plane last) and repairs it", function()
@@ -216,15 +222,7 @@ describe("kina on real podman", function()
     for i = #NODES, 1, -1 do podman("stop -t 2 " .. NODES[i]) end
     local r = w.kina({ "start", "cluster", "--name", CLUSTER })
     assert.are.equal(0, r.code, r.stderr)
-    local ips = assert_hosts_name_everyone()
-    local nodes = kubectl_nodes()
-    for _, n in ipairs(NODES) do
-      assert.is_true(inspect(n).State.Running, n)
-      assert.are.equal("True", nodes[n].ready, n)
-      assert.are.equal(ips[n], nodes[n].ip, n)
-    end
-    local port = tonumber(World.read(w.kubeconfig):match("server: https://127%.0%.0%.1:(%d+)"))
-    assert.are.equal(NODES[1], assert(agent.whoami("127.0.0.1", port)).id)
+    assert_restarted()
   end)
 
   it("deletes the cluster: no container, volume, network or kubeconfig entry left", function()
