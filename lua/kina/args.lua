@@ -21,7 +21,7 @@ end
 
 --- Flags every command takes (the CLI passes -v/-q given before the verb through to scripts).
 -- (their texts are kina.cli's GLOBAL_FLAGS too: what -v and -q do, said once)
-M.VERBOSE_HELP = "debug lines (such as each call of Apple's CLI and how long it took) and tracebacks on errors"
+M.VERBOSE_HELP = "debug lines (such as each call of the runtime's CLI and how long it took) and tracebacks on errors"
 M.QUIET_HELP = "only warnings and errors"
 M.VERBOSE = { name = "verbose", short = "v", kind = "boolean", help = M.VERBOSE_HELP }
 M.QUIET = { name = "quiet", short = "q", kind = "boolean", help = M.QUIET_HELP }

@@ -21,11 +21,11 @@ M.commands = {
   { words = { "get", "kubeconfig" }, script = "get_kubeconfig", summary = "Print a cluster's kubeconfig" },
   { words = { "export", "kubeconfig" }, script = "export_kubeconfig", summary = "Merge a cluster's kubeconfig into your kubeconfig file" },
   { words = { "export", "logs" }, script = "export_logs", summary = "Collect a cluster's logs into a directory" },
-  { words = { "load", "docker-image" }, script = "load_image", summary = "Load images from Apple's image store into nodes" },
+  { words = { "load", "docker-image" }, script = "load_image", summary = "Load images from the runtime's image store into nodes" },
   { words = { "load", "image-archive" }, script = "load_archive", summary = "Load image archives (tar) into nodes" },
   { words = { "stop", "cluster" }, script = "stop", summary = "Stop a cluster's nodes (kina's own; kind has none)" },
   { words = { "start", "cluster" }, script = "start", summary = "Start a stopped cluster again" },
-  { words = { "doctor" }, script = "doctor", summary = "Check that kina can work on this Mac, and say what to fix" },
+  { words = { "doctor" }, script = "doctor", summary = "Check that kina can work on this machine, and say what to fix" },
   { words = { "version" }, script = "version", summary = "Print kina's version" },
   { words = { "completion" }, script = "completion", summary = "Print a shell completion script (bash, zsh or fish)" },
   -- run and help are the CLI's own; `command` is what a script would declare (for completion)
@@ -46,7 +46,7 @@ M.global_flags = {
 
 local function usage()
   local out = {
-    "kina creates and manages local Kubernetes clusters on Apple's container runtime.",
+    "kina creates and manages local Kubernetes clusters on Apple's container runtime (podman or Docker on Linux).",
     "",
     "Usage:",
     "  kina [-v|-q] <command> [<noun>] [flags]",
