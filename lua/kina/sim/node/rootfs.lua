@@ -5,21 +5,20 @@
 -- /run/kina-sim/runtime.json is reset whenever the VM boots again (like /proc/sys and /run).
 local uv = require("luv")
 local json = require("kina.json")
+local agent = require("kina.sim.node.agent")
 
 local M = {}
 
 M.STATE_DIR = "/var/lib/kina-sim"
+M.RUNTIME_FILE = "/run/kina-sim/runtime.json"
 
 -- A root "agent://<ip>" is another node running in a real container (podman, Docker): its
 -- files are its agent's (kina.sim.node.agent), reached over the network. The primitives below
 -- (stat, mkdir_p, read, write, remove, remove_tree, list) go there; the rest is built on them.
 local function remote(root, fn, ...)
-  if type(root) == "string" and root:sub(1, 8) == "agent://" then
-    return true, require("kina.sim.node.agent").call(root, fn, ...)
-  end
+  if agent.is_remote(root) then return true, agent.call(root, fn, ...) end
   return false
 end
-M.RUNTIME_FILE = "/run/kina-sim/runtime.json"
 
 --- Normalise a node path against `cwd` (default "/"): absolute, no "." or "..", no "//".
 function M.normalize(path, cwd)
