@@ -10,8 +10,7 @@ local doctor = require "kina.doctor"
 
 local M = {}
 
-local check, parts, copy, verdict = doctor.check, doctor.error_parts, doctor.copy, doctor.verdict
-local is_provider_error = doctor.is_provider_error
+local check, parts, copy, verdict, failure = doctor.check, doctor.error_parts, doctor.copy, doctor.verdict, doctor.failure
 
 --- The runtime checks create needs too: cli, version, services, server_version. Returns the
 -- checks and the provider's info (nil when the CLI or its status could not be read).
@@ -21,9 +20,7 @@ function M.runtime(provider)
   if not version then return checks, nil end
   local ok, info = pcall(provider.info, provider)
   if not ok then
-    if not is_provider_error(info) then error(info, 0) end
-    local msg, hint = parts(info)
-    checks[#checks + 1] = check("services", "fail", msg, hint, info)
+    checks[#checks + 1] = failure("services", info)
     return checks, nil
   end
   -- the version, judged as if the services ran
@@ -31,9 +28,7 @@ function M.runtime(provider)
   running.service_running = true
   local vok, vinfo, warnings = verdict(provider, running)
   if not vok then
-    if not is_provider_error(vinfo) then error(vinfo, 0) end
-    local msg, hint = parts(vinfo)
-    checks[#checks + 1] = check("version", "fail", msg, hint, vinfo)
+    checks[#checks + 1] = failure("version", vinfo)
   elseif warnings and #warnings > 0 then
     checks[#checks + 1] = check("version", "warn", table.concat(warnings, "; "),
       ("kina was checked against %s … %s; report problems with this version."):format(apple.MIN_VERSION, apple.MAX_TESTED))
@@ -51,9 +46,7 @@ function M.runtime(provider)
     fine.features.nodes_boot = true
     local sok, serr = verdict(provider, fine)
     if sok then error("kina.doctor: the provider accepted services that are not running", 0) end
-    if not is_provider_error(serr) then error(serr, 0) end
-    local msg, hint = parts(serr)
-    checks[#checks + 1] = check("services", "fail", msg, hint, serr)
+    checks[#checks + 1] = failure("services", serr)
   end
   -- 1.4.1+ names the client's and the server's versions (nested status): after an upgrade the
   -- old server keeps running until restarted (updates-2026-12 §1)

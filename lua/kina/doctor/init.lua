@@ -44,6 +44,14 @@ local function copy(t)
 end
 M.copy = copy
 
+--- The failing check `name` for an error a provider call raised (its message, hint and the
+-- error itself, which create's preflight re-raises); any other error is raised again.
+function M.failure(name, err)
+  if not is_provider_error(err) then error(err, 0) end
+  local msg, hint = parts(err)
+  return check(name, "fail", msg, hint, err)
+end
+
 -- The provider's own verdict (Provider:ensure_ready) on `info`, so its logic and texts are not
 -- written twice: ensure_ready reads nothing but self:info().
 function M.verdict(provider, info)
@@ -55,11 +63,7 @@ end
 -- message when it does. Returns the check and the version (nil when it failed).
 function M.cli(provider, describe)
   local ok, version = pcall(provider.version, provider)
-  if not ok then
-    if not is_provider_error(version) then error(version, 0) end
-    local msg, hint = parts(version)
-    return check("cli", "fail", msg, hint, version), nil
-  end
+  if not ok then return M.failure("cli", version), nil end
   return check("cli", "ok", describe(version)), version
 end
 
@@ -78,6 +82,7 @@ function M.checks_for(provider)
   end
   return require(provider.doctor)
 end
+
 --- What create's preflight runs: M.runtime; raises the first failure as the provider would
 -- (the same ProviderError), returns info and the warnings' messages.
 function M.preflight(provider)
@@ -128,7 +133,6 @@ function M.tcp_probe(ip, port, timeout)
   if result then return true end
   return nil, reason
 end
-
 
 ---------------------------------------------------------------------------------------------
 -- What a config asks for
@@ -213,9 +217,7 @@ function M.ports(provider, model)
     -- check_host_ports raises before running luv's loop, leaving the closed handle's callback
     -- pending (the host crashed at exit with it): run it now
     require("luv").run("nowait")
-    if not is_provider_error(err) then error(err, 0) end
-    local msg, hint = parts(err)
-    return check("ports", "fail", msg, hint, err)
+    return M.failure("ports", err)
   end
   return check("ports", "ok", ("%d host port(s) the config asks for are free"):format(#ports))
 end

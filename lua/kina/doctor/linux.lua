@@ -7,8 +7,7 @@ local doctor = require "kina.doctor"
 
 local M = {}
 
-local check, parts = doctor.check, doctor.error_parts
-local is_provider_error = doctor.is_provider_error
+local check = doctor.check
 
 --- podman's or Docker's: the CLI answers, and the provider's own verdict (ensure_ready) on
 -- whether its engine can run nodes; its warnings are one check's.
@@ -18,9 +17,7 @@ function M.runtime(provider)
   if not version then return checks, nil end
   local ok, info, warnings = pcall(provider.ensure_ready, provider)
   if not ok then
-    if not is_provider_error(info) then error(info, 0) end
-    local msg, hint = parts(info)
-    checks[2] = check("services", "fail", msg, hint, info)
+    checks[2] = doctor.failure("services", info)
     return checks, nil
   end
   if warnings and #warnings > 0 then checks[2] = check("services", "warn", table.concat(warnings, "; "))
