@@ -128,8 +128,8 @@ function R.make_node_rootfs(dir, root_dir, build_lib)
   end
   for lib in pairs(libs) do copy_in(rootfs, lib) end
   -- lyaml's Lua side, and kina's own modules
-  local lyaml_dir = lua_module_file("lyaml", package.path):match("^(.*)/lyaml/init%.lua$")
-    or lua_module_file("lyaml", package.path):match("^(.*)/lyaml%.lua$")
+  local lyaml_file = lua_module_file("lyaml", package.path)
+  local lyaml_dir = lyaml_file:match("^(.*)/lyaml/init%.lua$") or lyaml_file:match("^(.*)/lyaml%.lua$")
   assert(run("mkdir -p " .. q(rootfs .. SIM_LUA) .. " && cp -rL " .. q(lyaml_dir .. "/lyaml") .. " " .. q(rootfs .. SIM_LUA .. "/")))
   assert(run("cp -rL " .. q(root_dir .. "/lua/kina") .. " " .. q(rootfs .. SIM_LUA .. "/")))
   -- the programs: kind's node tools, the basic commands, and whatever else the simulator runs
@@ -143,16 +143,14 @@ function R.make_node_rootfs(dir, root_dir, build_lib)
     paths["/bin/" .. name] = name
   end
   paths["/usr/sbin/sysctl"] = "sysctl"
-  for path in pairs(paths) do
+  local function write_program(path, text)
     local f = assert(io.open(rootfs .. path, "w"))
-    f:write(TOOL)
+    f:write(text)
     f:close()
     assert(run("chmod 755 " .. q(rootfs .. path)))
   end
-  local f = assert(io.open(rootfs .. "/usr/local/bin/kina-sim-init", "w"))
-  f:write(INIT)
-  f:close()
-  assert(run("chmod 755 " .. q(rootfs .. "/usr/local/bin/kina-sim-init")))
+  for path in pairs(paths) do write_program(path, TOOL) end
+  write_program("/usr/local/bin/kina-sim-init", INIT)
   local tarball = dir .. "/node-rootfs.tar"
   assert(run("tar -C " .. q(rootfs) .. " -cf " .. q(tarball) .. " ."))
   return tarball

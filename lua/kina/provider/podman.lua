@@ -122,11 +122,12 @@ function M.new(opts)
     error(("podman provider options: cannot tell whether %q is podman or docker: set field 'runtime'"):format(binary), 2)
   end
   local timeouts = common.timeouts("podman", opts.timeouts)
+  local display_name = runtime == "docker" and "Docker" or "podman"
   return setmetatable({
     name = runtime,
-    display_name = runtime == "docker" and "Docker" or "podman",
+    display_name = display_name,
     doctor = "kina.doctor.linux",
-    image_store = (runtime == "docker" and "Docker" or "podman") .. "'s image store",
+    image_store = display_name .. "'s image store",
     runtime = runtime,
     binary = binary,
     sched = opts.scheduler,
@@ -456,7 +457,8 @@ end
 
 -- The platform of a node: the host's own (a node runs natively; inspect does not say).
 local ARCH = { x86_64 = "amd64", amd64 = "amd64", aarch64 = "arm64", arm64 = "arm64" }
-local HOST_PLATFORM = "linux/" .. (ARCH[uv.os_uname().machine] or uv.os_uname().machine)
+local HOST_MACHINE = uv.os_uname().machine
+local HOST_PLATFORM = "linux/" .. (ARCH[HOST_MACHINE] or HOST_MACHINE)
 
 -- A record (README.md, "Records") from one object of `inspect`'s JSON, podman's or Docker's.
 local function container_record(obj)
