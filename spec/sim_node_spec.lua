@@ -326,6 +326,15 @@ describe("kina.sim.node", function()
       assert.truthy(err:find("[ERROR FileContent--proc-sys-net-ipv4-ip_forward]", 1, true))
     end)
 
+    it("names the node's first nameserver when a server's name does not resolve, as Go's resolver does", function()
+      init()
+      w:sh(w.worker, "cp /dev/stdin /etc/resolv.conf", "nameserver 10.89.0.1\nnameserver 10.89.0.2\n")
+      local code, _, err = w:exec(w.worker, { "kubeadm", "join", "nowhere.invalid:6443", "--token", "abcdef.0123456789abcdef",
+        "--discovery-token-unsafe-skip-ca-verification", "--ignore-preflight-errors=all" })
+      assert.are_not.equal(0, code)
+      assert.truthy(err:find("lookup nowhere.invalid on 10.89.0.1:53: no such host", 1, true), err)
+    end)
+
     it("join needs an initialised, reachable control plane and a valid token", function()
       local code, _, err = w:exec(w.worker, { "kubeadm", "join", "--config", "/kind/kubeadm.conf" })
       assert.equal(1, code); assert.truthy(err:find("connect: connection refused", 1, true))

@@ -274,10 +274,11 @@ local function connect_from(ctx, from, hosts, server, opts)
   local addr = host .. ":" .. port
   if not target then
     if how == "name" then
-      -- Go's resolver names the first nameserver of the node's resolv.conf (Apple's runtime
-      -- writes its gateway there; podman and Docker their own)
+      -- Go's resolver (net/dnsclient_unix.go, tryOneName) stops at the first nameserver that
+      -- answers "no such host" and names it as JoinHostPort(server, "53"): the first of the
+      -- node's resolv.conf (Apple's runtime writes its gateway there; podman and Docker their own)
       local conf = from.rootfs and rootfs.read(from.rootfs, "/etc/resolv.conf") or ""
-      local server = conf:match("\n%s*nameserver%s+(%S+)") or conf:match("^%s*nameserver%s+(%S+)") or "192.168.64.1"
+      local server = ("\n" .. conf):match("\n%s*nameserver%s+(%S+)") or "192.168.64.1"
       if server:find(":", 1, true) then server = "[" .. server .. "]" end
       return nil, "dial tcp: lookup " .. host .. " on " .. server .. ":53: no such host"
     end
