@@ -49,6 +49,33 @@ local function wait_for_containerd(sim, name)
   end
 end
 
+-- The members of the same tree as Debian's GNU tar lists them, running kina's export-logs
+-- command there: `bytes` (a tar) unpacked, archived again with `argv` (its "-C" operand replaced
+-- by the unpacked tree), sorted. Both lists sorted, so readdir order does not count.
+local function gnu_tar_members(bytes, argv)
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir -p " .. S.quote(dir)))
+  local f = os.tmpname()
+  local fh = io.open(f, "wb"); fh:write(bytes); fh:close()
+  assert(os.execute("tar -xf " .. S.quote(f) .. " -C " .. S.quote(dir)))
+  local cmd = {}
+  for i, a in ipairs(argv) do cmd[i] = S.quote(argv[i - 1] == "-C" and dir or a) end
+  local p = io.popen(table.concat(cmd, " ") .. " > " .. S.quote(f) .. " && tar tf " .. S.quote(f) .. " | sort")
+  local list = p:read("a")
+  p:close()
+  os.remove(f)
+  os.execute("rm -rf " .. S.quote(dir))
+  return list
+end
+
+local function sorted_lines(text)
+  local lines = {}
+  for line in text:gmatch("[^\n]+") do lines[#lines + 1] = line end
+  table.sort(lines)
+  return table.concat(lines, "\n") .. "\n"
+end
+
 local function tar_members(bytes)
   local f = os.tmpname()
   local fh = io.open(f, "wb"); fh:write(bytes); fh:close()
@@ -538,14 +565,17 @@ describe("container simulator: integration", function()
       assert.truthy(run("exec", cp, "crictl", "images").out:find("registry.k8s.io/pause", 1, true))
       assert.are.equal(0, run("exec", cp, "crictl", "inspecti", "registry.k8s.io/pause:3.10").code) -- containerd's sandbox_image
 
-      -- export logs: tar of /var/log, read by the host's tar
-      r = run("exec", cp, "tar", "-C", "/var/log", "-chf", "-", ".")
+      -- export logs: kina's tar of /var/log (kind's command), read by the host's tar
+      local export_tar = { "tar", "--hard-dereference", "-C", "/var/log", "-chf", "-", "." }
+      r = run("exec", cp, table.unpack(export_tar))
       assert.are.equal(0, r.code, r.err)
       local members = assert(tar_members(r.out))
+      -- GNU tar, given the same command on the same tree, archives the same members
+      assert.are.equal(gnu_tar_members(r.out, export_tar), sorted_lines(members))
       assert.truthy(members:find("./journal/", 1, true))
       assert.truthy(members:find("./containers/", 1, true))
       assert.matches("%./pods/kube%-system_kube%-apiserver%-e2e%-control%-plane_[%x-]+/kube%-apiserver/0%.log", members)
-      local worker_logs = run("exec", "e2e-worker", "tar", "-C", "/var/log", "-chf", "-", ".")
+      local worker_logs = run("exec", "e2e-worker", table.unpack(export_tar))
       assert.are.equal(0, worker_logs.code)
       assert.matches("%./pods/kube%-system_kube%-proxy%-%w+_[%x-]+/kube%-proxy/0%.log", assert(tar_members(worker_logs.out)))
       assert.truthy(run("logs", cp).out:find("Reached target multi-user.target", 1, true))
